@@ -1,0 +1,301 @@
+/// @file function.hpp
+/// @brief `compile(inputs, outputs, options)` and the `Function` it returns.
+#pragma once
+
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "symbatch/graph/walk.hpp"
+#include "symbatch/random/philox.hpp"
+
+namespace symbatch {
+
+/// @brief `shared ← value`, applied after every call of a compiled function.
+struct Update {
+  Variable shared;
+  Variable value;
+};
+
+/// @brief Options of `compile`.
+struct CompileOptions {
+  /// Shared-variable updates, at most one per shared variable, all applied after the outputs
+  /// are computed (each reads the values from before the call).
+  std::vector<Update> updates = {};
+  /// When set, every RNG state the function reaches is reseeded: the i-th distinct state in
+  /// topological order gets `seed_rng_state(seed, i)`.
+  std::optional<std::uint64_t> seed = std::nullopt;
+  /// When true (the default), each RNG state moves to its `next_rng` after every call, so each
+  /// call draws anew. When false, every call sees the same draws until `Function::advance`.
+  bool advance_rngs = true;
+};
+
+/// @brief A compiled graph: runs a precomputed schedule of ops over buffers kept between calls.
+///
+/// Buffers are allocated on the first call for a given set of shapes and reused afterwards, so
+/// a call in steady state allocates nothing. The returned values stay valid until the next
+/// call; copy an `Array` (`Array::copy`) to keep it longer. Holding a returned `Array` is safe:
+/// the function then writes a fresh buffer instead of the one you hold. Not thread-safe.
+class Function {
+ public:
+  Function(Function&&) noexcept = default;
+  Function& operator=(Function&&) noexcept = default;
+
+  /// Evaluates the outputs for `inputs` (one value per declared input, in order), then applies
+  /// the updates. Throws `std::invalid_argument` for a wrong count, dtype or shape of inputs;
+  /// the function stays usable after any error.
+  const std::vector<Array>& operator()(std::span<const Array> inputs) { return call(inputs); }
+  const std::vector<Array>& operator()(std::initializer_list<Array> inputs) {
+    return call(std::span<const Array>(inputs.begin(), inputs.size()));
+  }
+  const std::vector<Array>& operator()() { return call({}); }
+  const std::vector<Array>& call(std::span<const Array> inputs);
+
+  /// Moves every RNG state this function reads to the state after one call, without evaluating
+  /// anything: the explicit "next batch" when the function was compiled with
+  /// `advance_rngs = false`.
+  void advance();
+  /// Reseeds the function's RNG states as `compile` does with `CompileOptions::seed`.
+  void reseed(std::uint64_t seed);
+
+  const std::vector<Variable>& inputs() const { return impl_->inputs; }
+  const std::vector<Variable>& outputs() const { return impl_->outputs; }
+  /// The distinct RNG states (shared variables of dtype rng) the function reads, in seeding order.
+  const std::vector<Variable>& rng_states() const { return impl_->rngs; }
+  /// The applies the schedule runs, in order.
+  std::vector<const ApplyNode*> schedule() const {
+    std::vector<const ApplyNode*> nodes;
+    for (const auto& step : impl_->steps) nodes.push_back(step.apply.get());
+    return nodes;
+  }
+
+ private:
+  friend Function compile(std::vector<Variable> inputs, std::vector<Variable> outputs, CompileOptions options);
+  Function() : impl_(std::make_unique<Impl>()) {}
+
+  struct Step {
+    std::shared_ptr<ApplyNode> apply;
+    const Op* op = nullptr;
+    std::vector<const Array*> in;
+    std::vector<Array*> out;
+    std::vector<std::size_t> out_slots;
+    bool may_alias = false;
+    Scratch scratch;
+  };
+  struct PendingUpdate {
+    Variable shared;
+    std::size_t slot;
+    bool swap;  // the slot is a buffer of the function's own: exchange instead of sharing
+  };
+  struct RngChain {
+    Variable state;
+    std::vector<const Op*> ops;  // the random ops that consume the state in turn
+  };
+  struct Impl {
+    std::vector<Variable> inputs, outputs, rngs;
+    std::vector<Array> slots;
+    std::vector<std::size_t> input_slots, output_slots;
+    std::vector<std::pair<Variable, std::size_t>> shared_slots;
+    std::vector<Step> steps;
+    std::vector<PendingUpdate> updates;
+    std::vector<RngChain> rng_chains;
+    std::vector<Array> results;
+  };
+
+  void release_transients();
+
+  std::unique_ptr<Impl> impl_;
+};
+
+/// @brief Compiles the graphs of `outputs` into a `Function` of `inputs`.
+///
+/// Shared variables and constants are implicit inputs. Throws `std::invalid_argument` when an
+/// output depends on an input that is not listed, when an input is not a graph input, or when an
+/// update is invalid (not a shared variable, a second update of one variable, a type mismatch).
+Function compile(std::vector<Variable> inputs, std::vector<Variable> outputs, CompileOptions options = {});
+
+// ---------------------------------------------------------------------------------------------
+
+inline Function compile(std::vector<Variable> inputs, std::vector<Variable> outputs, CompileOptions options) {
+  Function function;
+  Function::Impl& impl = *function.impl_;
+  impl.inputs = inputs;
+  impl.outputs = outputs;
+
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i]) throw_invalid("compile", "input ", i + 1, " is a null variable");
+    if (!inputs[i].is_input())
+      throw_invalid("compile", "input ", i + 1, " ('", inputs[i].label(), "') is ",
+                    inputs[i].is_shared() ? "a shared variable; shared variables are implicit inputs"
+                    : inputs[i].is_constant() ? "a constant"
+                                              : "computed by " + inputs[i].owner()->op().name() + ", not a graph input");
+    for (std::size_t j = 0; j < i; ++j)
+      if (inputs[j] == inputs[i]) throw_invalid("compile", "input ", i + 1, " ('", inputs[i].label(), "') is listed twice");
+  }
+  for (std::size_t i = 0; i < outputs.size(); ++i)
+    if (!outputs[i]) throw_invalid("compile", "output ", i + 1, " is a null variable");
+
+  // Updates: explicit ones, then each RNG's next state.
+  std::unordered_set<const VariableNode*> updated;
+  for (const Update& update : options.updates) {
+    if (!update.shared || !update.shared.is_shared())
+      throw_invalid("compile", "update target '", update.shared ? update.shared.label() : "<null>", "' is not a shared variable");
+    if (!update.value) throw_invalid("compile", "update of '", update.shared.label(), "' has a null value");
+    if (!updated.insert(update.shared.get()).second)
+      throw_invalid("compile", "shared variable '", update.shared.label(), "' has two updates");
+    const Type& want = update.shared.type();
+    const Type& got = update.value.type();
+    bool compatible = want.dtype == got.dtype && want.rank() == got.rank();
+    for (int axis = 0; compatible && axis < want.rank(); ++axis)
+      compatible = want.shape[axis] == Type::unknown || got.shape[axis] == Type::unknown || want.shape[axis] == got.shape[axis];
+    if (!compatible)
+      throw_invalid("compile", "update of '", update.shared.label(), "' has type ", got.str(), ", expected ", want.str());
+  }
+
+  std::vector<Variable> roots = outputs;
+  for (const Update& update : options.updates) roots.push_back(update.value);
+
+  // RNG states in topological order, and for each the chain of random ops reading it.
+  std::vector<Update> rng_updates;
+  {
+    const std::vector<Variable> order = ancestors(roots);
+    std::unordered_map<const VariableNode*, ApplyNode*> consumer;  // rng variable -> random apply reading it
+    for (const Variable& variable : order)
+      if (variable.owner() && variable.owner()->op().is_random()) consumer[variable.owner()->input(0).get()] = variable.owner();
+    for (const Variable& variable : order) {
+      if (!(variable.is_shared() && variable.dtype() == DType::rng)) continue;
+      impl.rngs.push_back(variable);
+      Function::RngChain chain{variable, {}};
+      Variable state = variable;
+      for (auto found = consumer.find(state.get()); found != consumer.end(); found = consumer.find(state.get())) {
+        chain.ops.push_back(&found->second->op());
+        state = found->second->output(0);
+      }
+      impl.rng_chains.push_back(chain);
+      if (options.advance_rngs && !chain.ops.empty() && !updated.count(variable.get())) rng_updates.push_back({variable, state});
+    }
+  }
+  for (const Update& update : rng_updates) roots.push_back(update.value);
+
+  // Slots: one per variable of the graph.
+  std::unordered_map<const VariableNode*, std::size_t> slot_of;
+  const std::vector<Variable> variables = ancestors(roots);
+  impl.slots.resize(variables.size());
+  for (std::size_t i = 0; i < variables.size(); ++i) slot_of[variables[i].get()] = i;
+  std::unordered_set<const VariableNode*> declared;
+  for (const Variable& input : inputs) declared.insert(input.get());
+  for (const Variable& variable : variables) {
+    if (variable.owner()) continue;
+    const std::size_t slot = slot_of[variable.get()];
+    if (variable.is_constant()) impl.slots[slot] = variable.constant_value();
+    else if (variable.is_shared()) impl.shared_slots.emplace_back(variable, slot);
+    else if (!declared.count(variable.get()))
+      throw_invalid("compile", "the outputs depend on input '", variable.label(), "', which is not in the inputs list");
+  }
+  for (const Variable& input : inputs) {
+    auto found = slot_of.find(input.get());
+    if (found == slot_of.end()) {  // an unused input still gets a slot, so it can be checked
+      impl.slots.emplace_back();
+      found = slot_of.emplace(input.get(), impl.slots.size() - 1).first;
+    }
+    impl.input_slots.push_back(found->second);
+  }
+  for (const Variable& output : outputs) impl.output_slots.push_back(slot_of.at(output.get()));
+
+  for (ApplyNode* apply : toposort(roots)) {
+    Function::Step step;
+    step.apply = apply->shared_from_this();
+    step.op = &apply->op();
+    for (std::size_t i = 0; i < apply->num_outputs(); ++i) {
+      auto found = slot_of.find(apply->output(i).get());
+      if (found == slot_of.end()) {  // an output nobody reads still needs somewhere to go
+        impl.slots.emplace_back();
+        found = slot_of.emplace(apply->output(i).get(), impl.slots.size() - 1).first;
+      }
+      step.out_slots.push_back(found->second);
+      step.may_alias = step.may_alias || apply->op().view_of(static_cast<int>(i)).has_value();
+    }
+    impl.steps.push_back(std::move(step));
+  }
+  // Pointers into the slots are taken once the slot vector has its final size.
+  for (Function::Step& step : impl.steps) {
+    for (const Variable& input : step.apply->inputs()) step.in.push_back(&impl.slots[slot_of.at(input.get())]);
+    for (std::size_t slot : step.out_slots) step.out.push_back(&impl.slots[slot]);
+  }
+
+  auto pending = [&](const Variable& shared, const Variable& value) {
+    const bool own_buffer = value.owner() && !value.owner()->op().view_of(value.index()).has_value();
+    impl.updates.push_back({shared, slot_of.at(value.get()), own_buffer});
+  };
+  for (const Update& update : options.updates) pending(update.shared, update.value);
+  for (const Update& update : rng_updates) pending(update.shared, update.value);
+
+  impl.results.resize(outputs.size());
+  if (options.seed) function.reseed(*options.seed);
+  return function;
+}
+
+inline void Function::reseed(std::uint64_t seed) {
+  for (std::size_t stream = 0; stream < impl_->rngs.size(); ++stream)
+    set_value(impl_->rngs[stream], Array::scalar(seed_rng_state(seed, stream)));
+}
+
+inline void Function::advance() {
+  for (const RngChain& chain : impl_->rng_chains) {
+    if (chain.ops.empty()) continue;
+    Array& value = chain.state.get()->value;
+    RngState state = value.data<RngState>()[0];
+    for (std::size_t i = 0; i < chain.ops.size(); ++i) state = next_rng_state(state);
+    if (!value.unique()) value = value.copy();
+    value.data<RngState>()[0] = state;
+  }
+}
+
+inline void Function::release_transients() {
+  for (std::size_t slot : impl_->input_slots) impl_->slots[slot].reset();
+  for (auto& [variable, slot] : impl_->shared_slots) impl_->slots[slot].reset();
+  for (Step& step : impl_->steps)
+    if (step.may_alias)
+      for (Array* out : step.out)
+        if (!out->unique()) out->reset();
+}
+
+inline const std::vector<Array>& Function::call(std::span<const Array> values) {
+  Impl& impl = *impl_;
+  for (Array& result : impl.results) result.reset();
+  if (values.size() != impl.inputs.size())
+    throw_invalid("Function", "expected ", impl.inputs.size(), " input", impl.inputs.size() == 1 ? "" : "s", ", got ", values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const Type& type = impl.inputs[i].type();
+    if (!type.accepts(values[i])) {
+      const bool dtype_wrong = values[i].dtype() != type.dtype;
+      throw_invalid("Function", "input ", i + 1, "/", values.size(), " ('", impl.inputs[i].label(), "') has ",
+                    dtype_wrong ? "dtype " : "shape ", dtype_wrong ? std::string(dtype_name(values[i].dtype())) : values[i].shape().str(),
+                    ", expected ", dtype_wrong ? std::string(dtype_name(type.dtype)) : type.shape_str());
+    }
+  }
+  try {
+    for (std::size_t i = 0; i < values.size(); ++i) impl.slots[impl.input_slots[i]] = values[i];
+    for (auto& [variable, slot] : impl.shared_slots) impl.slots[slot] = variable.get()->value;
+    for (Step& step : impl.steps) step.op->perform(step.in, step.out, step.scratch);
+  } catch (...) {
+    release_transients();
+    throw;
+  }
+  for (std::size_t i = 0; i < impl.results.size(); ++i) impl.results[i] = impl.slots[impl.output_slots[i]];
+  // Every update reads the values from before the call: the shared slots still hold them.
+  for (const PendingUpdate& update : impl.updates) {
+    Array& target = update.shared.get()->value;
+    Array& source = impl.slots[update.slot];
+    if (update.swap) std::swap(target, source);
+    else target = source;
+  }
+  release_transients();
+  return impl.results;
+}
+
+}  // namespace symbatch

@@ -1,0 +1,68 @@
+/// @file dtype.hpp
+/// @brief Element types of symbatch arrays.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+namespace symbatch {
+
+/// @brief State of a counter-based Philox4x64-10 generator: a key and a counter.
+///
+/// It is the element type of arrays of dtype `DType::rng`. A random op reads the state,
+/// draws from blocks `(j, counter[1], counter[2], counter[3])` for `j = 0, 1, ...` and returns
+/// the state with `counter[1]` advanced by one, so every call consumes a fresh stream whatever
+/// the number of blocks it used.
+struct RngState {
+  std::array<std::uint64_t, 2> key{};      ///< Philox key, set from `(seed, stream)`.
+  std::array<std::uint64_t, 4> counter{};  ///< Philox counter; word 1 counts the calls.
+  friend bool operator==(const RngState&, const RngState&) = default;
+};
+
+/// @brief The element type of an array or variable.
+enum class DType : std::uint8_t {
+  f64,      ///< IEEE double
+  i64,      ///< signed 64-bit integer
+  boolean,  ///< bool, one byte per element
+  rng,      ///< an RngState (random generator state)
+};
+
+/// @brief Name of a dtype as printed in messages: `f64`, `i64`, `bool`, `rng`.
+constexpr std::string_view dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::f64: return "f64";
+    case DType::i64: return "i64";
+    case DType::boolean: return "bool";
+    case DType::rng: return "rng";
+  }
+  return "?";
+}
+
+/// @brief Size in bytes of one element of `dtype`.
+constexpr std::size_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::f64: return sizeof(double);
+    case DType::i64: return sizeof(std::int64_t);
+    case DType::boolean: return sizeof(bool);
+    case DType::rng: return sizeof(RngState);
+  }
+  return 0;
+}
+
+/// @brief True for the dtypes that arithmetic ops accept (`f64`, `i64`, `bool`).
+constexpr bool is_numeric(DType dtype) { return dtype != DType::rng; }
+
+/// @brief The C++ element type that stores each dtype.
+template <class T>
+constexpr DType dtype_of() {
+  if constexpr (std::is_same_v<T, double>) return DType::f64;
+  else if constexpr (std::is_same_v<T, std::int64_t>) return DType::i64;
+  else if constexpr (std::is_same_v<T, bool>) return DType::boolean;
+  else if constexpr (std::is_same_v<T, RngState>) return DType::rng;
+  else static_assert(sizeof(T) == 0, "symbatch arrays hold double, std::int64_t, bool or RngState");
+}
+
+}  // namespace symbatch
