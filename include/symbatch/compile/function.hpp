@@ -256,12 +256,20 @@ inline void Function::advance() {
 }
 
 inline void Function::release_transients() {
+  // A view slot is dropped only when it really views one of its op's inputs (an op that may
+  // alias can also have written a buffer of its own, which is kept for the next call). Later
+  // steps go first, so a view of a view is compared with its input before that is dropped.
+  for (auto step = impl_->steps.rbegin(); step != impl_->steps.rend(); ++step) {
+    if (!step->may_alias) continue;
+    for (Array* out : step->out)
+      for (const Array* in : step->in)
+        if (out->shares_buffer(*in)) {
+          out->reset();
+          break;
+        }
+  }
   for (std::size_t slot : impl_->input_slots) impl_->slots[slot].reset();
   for (auto& [variable, slot] : impl_->shared_slots) impl_->slots[slot].reset();
-  for (Step& step : impl_->steps)
-    if (step.may_alias)
-      for (Array* out : step.out)
-        if (!out->unique()) out->reset();
 }
 
 inline const std::vector<Array>& Function::call(std::span<const Array> values) {
