@@ -10,6 +10,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "symbatch/compile/fusion.hpp"
+#include "symbatch/compile/rewrite.hpp"
 #include "symbatch/graph/walk.hpp"
 #include "symbatch/random/philox.hpp"
 
@@ -32,6 +34,11 @@ struct CompileOptions {
   /// When true (the default), each RNG state moves to its `next_rng` after every call, so each
   /// call draws anew. When false, every call sees the same draws until `Function::advance`.
   bool advance_rngs = true;
+  /// Graph rewrites applied before scheduling (merging, constant folding, identities); they
+  /// change the work, never the values.
+  Rewrites rewrites = {};
+  /// Fuse chains of elementwise ops into single loops (see `FusedElemwise`).
+  bool fuse = true;
 };
 
 /// @brief A compiled graph: runs a precomputed schedule of ops over buffers kept between calls.
@@ -180,6 +187,16 @@ inline Function compile(std::vector<Variable> inputs, std::vector<Variable> outp
     }
   }
   for (const Update& update : rng_updates) roots.push_back(update.value);
+
+  // Rewrite the graphs, then read the outputs and update values back from the new roots.
+  roots = rewrite(roots, options.rewrites);
+  if (options.fuse) roots = fuse_elemwise(roots);
+  {
+    std::size_t next = 0;
+    for (Variable& output : outputs) output = roots[next++];
+    for (Update& update : options.updates) update.value = roots[next++];
+    for (Update& update : rng_updates) update.value = roots[next++];
+  }
 
   // Slots: one per variable of the graph.
   std::unordered_map<const VariableNode*, std::size_t> slot_of;

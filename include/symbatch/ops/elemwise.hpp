@@ -44,10 +44,48 @@ inline Variable unbroadcast(const Variable& g, const Variable& input) {
 /// `Fn` supplies `name`, `arity`, `domain`, `apply(x...)` for each accepted element type,
 /// optionally an Eigen array form `array(x...)` used on contiguous `f64` runs, and
 /// `grad(inputs, output, output_grad)` returning one gradient per input (null if disconnected).
+/// @brief The part of an elementwise op that fusion needs: its arity and an `f64` kernel over a
+/// run of `count` elements, each argument read with stride 0 (broadcast scalar) or 1.
+class ElemwiseKernel {
+ public:
+  virtual ~ElemwiseKernel() = default;
+  virtual int kernel_arity() const = 0;
+  /// True when the op maps f64 inputs to an f64 output (so it can join a fused loop).
+  virtual bool fusable() const = 0;
+  virtual void kernel_f64(const double* const* args, const std::int64_t* strides, double* out, std::int64_t count) const = 0;
+};
+
 template <class Fn>
-class Elemwise final : public Op {
+class Elemwise final : public Op, public ElemwiseKernel {
  public:
   static constexpr int arity = Fn::arity;
+
+  int kernel_arity() const override { return arity; }
+  bool fusable() const override {
+    return (Fn::domain == Domain::numeric || Fn::domain == Domain::floating) && !requires { Fn::no_gradient; };
+  }
+  void kernel_f64(const double* const* args, const std::int64_t* strides, double* out, std::int64_t count) const override {
+    if constexpr (Fn::domain == Domain::numeric || Fn::domain == Domain::floating) {
+      if constexpr (arity == 1) {
+        const double* a = args[0];
+        if constexpr (detail::HasArrayForm1<Fn>) {
+          if (strides[0] == 1) {
+            Eigen::Map<Eigen::ArrayXd>(out, count) = Fn::array(Eigen::Map<const Eigen::ArrayXd>(a, count));
+            return;
+          }
+        }
+        if (strides[0] == 1) for (std::int64_t k = 0; k < count; ++k) out[k] = Fn::apply(a[k]);
+        else for (std::int64_t k = 0; k < count; ++k) out[k] = Fn::apply(a[0]);
+      } else {
+        const double* a = args[0];
+        const double* b = args[1];
+        if (strides[0] && strides[1]) for (std::int64_t k = 0; k < count; ++k) out[k] = Fn::apply(a[k], b[k]);
+        else if (strides[0]) for (std::int64_t k = 0; k < count; ++k) out[k] = Fn::apply(a[k], b[0]);
+        else if (strides[1]) for (std::int64_t k = 0; k < count; ++k) out[k] = Fn::apply(a[0], b[k]);
+        else for (std::int64_t k = 0; k < count; ++k) out[k] = Fn::apply(a[0], b[0]);
+      }
+    }
+  }
 
   std::string name() const override { return Fn::name; }
 

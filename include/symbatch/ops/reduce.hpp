@@ -182,6 +182,8 @@ class Reduce final : public Op {
 class Unreduce final : public Op {
  public:
   Unreduce(std::optional<int> axis, bool mean) : axis_(axis), mean_(mean) {}
+  std::optional<int> axis() const { return axis_; }
+  bool is_mean() const { return mean_; }
   std::string name() const override { return "unreduce"; }
   std::string describe() const override {
     return name() + "{" + (axis_ ? "axis=" + std::to_string(*axis_) : "all") + (mean_ ? ", mean" : "") + "}";

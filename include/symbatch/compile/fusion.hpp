@@ -1,0 +1,223 @@
+/// @file fusion.hpp
+/// @brief Elementwise fusion: a chain of `f64` elementwise ops over arrays of one shape (and
+/// scalars) becomes one `FusedElemwise` op that runs the whole chain in cache-sized blocks,
+/// instead of one pass over memory (and one buffer) per op.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "symbatch/graph/walk.hpp"
+#include "symbatch/ops/elemwise.hpp"
+#include "symbatch/ops/reduce.hpp"
+
+namespace symbatch {
+
+/// @brief Several elementwise ops run as one loop. Built by `compile` after differentiation,
+/// so it has no gradient of its own.
+///
+/// Registers `0..n-1` are the inputs; instruction `i` writes register `n + i`; the last
+/// instruction is the output. When every input has the output's shape or a single element, the
+/// program runs block by block (`block` elements at a time, temporaries in L1); otherwise each
+/// instruction runs as its own op over whole temporaries, with NumPy broadcasting.
+class FusedElemwise final : public Op {
+ public:
+  /// How an instruction computes its block.
+  enum class Kind {
+    kernel,     ///< an elementwise kernel
+    pass,       ///< `sum_to(x, like)` whose shapes agree at run time: a copy of x
+    fill,       ///< `unreduce(g, like)` over all axes: the scalar g repeated
+    fill_mean,  ///< the same divided by the number of elements
+  };
+  struct Instruction {
+    std::shared_ptr<const Op> op;
+    const ElemwiseKernel* kernel = nullptr;
+    std::vector<int> args;  ///< registers read
+    Kind kind = Kind::kernel;
+  };
+  static constexpr std::int64_t block = 256;
+
+  FusedElemwise(std::vector<Instruction> program, std::size_t num_inputs, Type output_type)
+      : program_(std::move(program)), num_inputs_(num_inputs), output_type_(std::move(output_type)) {}
+
+  std::string name() const override { return "fused"; }
+  std::string describe() const override {
+    std::string text = "fused{";
+    for (std::size_t i = 0; i < program_.size(); ++i) text += (i ? "," : "") + program_[i].op->name();
+    return text + "}";
+  }
+  const std::vector<Instruction>& program() const { return program_; }
+
+  std::vector<Type> output_types(std::span<const Variable> inputs) const override {
+    if (inputs.size() != num_inputs_) throw_invalid(name(), "expected ", num_inputs_, " inputs, got ", inputs.size());
+    return {output_type_};
+  }
+
+  void perform(InputValues in, OutputValues out, Scratch& scratch) const override {
+    Shape shape = in[0]->shape();
+    bool blockwise = true;
+    for (std::size_t i = 1; i < in.size(); ++i) shape = detail::broadcast_shapes<2>(name(), {&shape, &in[i]->shape()});
+    for (const Array* input : in) blockwise = blockwise && (input->shape() == shape || input->size() == 1);
+    // `pass` and `fill` read their second argument only for its shape, which must be the output's.
+    for (const Instruction& instruction : program_)
+      if (instruction.kind != Kind::kernel && instruction.args[1] < static_cast<int>(num_inputs_))
+        blockwise = blockwise && in[static_cast<std::size_t>(instruction.args[1])]->shape() == shape;
+    const std::size_t temporaries = program_.size() - 1;
+    if (scratch.arrays.size() != temporaries) scratch.arrays.resize(temporaries);
+    if (blockwise) run_blocks(in, *out[0], shape, scratch);
+    else run_ops(in, *out[0], scratch);
+  }
+
+  std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable>) const override {
+    return std::vector<InputGrad>(node.inputs().size(), InputGrad::undefined("fused ops are built by compile, after differentiation"));
+  }
+  bool equals(const Op& other) const override { return this == &other; }
+
+ private:
+  void run_blocks(InputValues in, Array& result, const Shape& shape, Scratch& scratch) const {
+    result.ensure(DType::f64, shape);
+    const std::int64_t total = result.size();
+    for (Array& temporary : scratch.arrays) temporary.ensure(DType::f64, Shape{block});
+    double* output = result.data<double>();
+    const double* args[2];
+    std::int64_t strides[2];
+    for (std::int64_t start = 0; start < total; start += block) {
+      const std::int64_t count = std::min(block, total - start);
+      for (std::size_t i = 0; i < program_.size(); ++i) {
+        const Instruction& instruction = program_[i];
+        for (std::size_t a = 0; a < instruction.args.size(); ++a) {
+          const int reg = instruction.args[a];
+          if (reg < static_cast<int>(num_inputs_)) {
+            const Array& input = *in[static_cast<std::size_t>(reg)];
+            const bool full = input.size() == total && total != 1;
+            args[a] = input.data<double>() + (full ? start : 0);
+            strides[a] = full ? 1 : 0;
+          } else {
+            args[a] = scratch.arrays[static_cast<std::size_t>(reg) - num_inputs_].data<double>();
+            strides[a] = 1;
+          }
+        }
+        double* target = i + 1 == program_.size() ? output + start : scratch.arrays[i].data<double>();
+        switch (instruction.kind) {
+          case Kind::kernel: instruction.kernel->kernel_f64(args, strides, target, count); break;
+          case Kind::pass:
+            if (strides[0]) std::copy_n(args[0], count, target);
+            else std::fill_n(target, count, args[0][0]);
+            break;
+          case Kind::fill: std::fill_n(target, count, args[0][0]); break;
+          case Kind::fill_mean: std::fill_n(target, count, args[0][0] / static_cast<double>(total)); break;
+        }
+      }
+    }
+  }
+
+  void run_ops(InputValues in, Array& result, Scratch& scratch) const {
+    Scratch unused;
+    for (std::size_t i = 0; i < program_.size(); ++i) {
+      const Instruction& instruction = program_[i];
+      const Array* args[2];
+      for (std::size_t a = 0; a < instruction.args.size(); ++a) {
+        const int reg = instruction.args[a];
+        args[a] = reg < static_cast<int>(num_inputs_) ? in[static_cast<std::size_t>(reg)]
+                                                      : &scratch.arrays[static_cast<std::size_t>(reg) - num_inputs_];
+      }
+      Array* target = i + 1 == program_.size() ? &result : &scratch.arrays[i];
+      instruction.op->perform(std::span<const Array* const>(args, instruction.args.size()), std::span<Array* const>(&target, 1), unused);
+    }
+  }
+
+  std::vector<Instruction> program_;
+  std::size_t num_inputs_;
+  Type output_type_;
+};
+
+namespace detail {
+
+/// How an apply can join a fused loop whose arrays have type `type`; empty when it cannot.
+inline std::optional<FusedElemwise::Kind> fusable_kind(const ApplyNode& node, const Type& type) {
+  const Variable output = node.output(0);
+  if (output.dtype() != DType::f64 || !(output.type() == type)) return std::nullopt;
+  if (auto* kernel = dynamic_cast<const ElemwiseKernel*>(&node.op())) {
+    if (!kernel->fusable()) return std::nullopt;
+    for (const Variable& input : node.inputs())
+      if (input.dtype() != DType::f64 || !(input.rank() == 0 || input.type().shape == type.shape)) return std::nullopt;
+    return FusedElemwise::Kind::kernel;
+  }
+  if (dynamic_cast<const SumTo*>(&node.op())) {
+    if (node.input(0).type() == type && node.input(1).type().shape == type.shape) return FusedElemwise::Kind::pass;
+    return std::nullopt;
+  }
+  if (auto* unreduce = dynamic_cast<const Unreduce*>(&node.op())) {
+    if (unreduce->axis() || node.input(0).dtype() != DType::f64 || node.input(1).type().shape != type.shape) return std::nullopt;
+    return unreduce->is_mean() ? FusedElemwise::Kind::fill_mean : FusedElemwise::Kind::fill;
+  }
+  return std::nullopt;
+}
+
+}  // namespace detail
+
+/// @brief Replaces each maximal tree of fusable elementwise applies (each intermediate used
+/// once, inside the tree) by one `FusedElemwise` apply. Returns the new outputs.
+inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
+  constexpr std::size_t max_instructions = 48;
+  std::vector<Variable> current(outputs.begin(), outputs.end());
+  const std::vector<ApplyNode*> order = toposort(current);
+  std::unordered_map<const VariableNode*, int> uses;
+  for (ApplyNode* node : order)
+    for (const Variable& input : node->inputs()) ++uses[input.get()];
+  for (const Variable& output : current) uses[output.get()] += 2;  // an output is used outside any group
+
+  std::unordered_set<const ApplyNode*> grouped;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    ApplyNode* root = *it;
+    if (grouped.count(root) || root->output(0).rank() == 0) continue;
+    const Type type = root->output(0).type();
+    if (!detail::fusable_kind(*root, type)) continue;
+    // Grow the group upwards through inputs used only by the group.
+    std::vector<ApplyNode*> members{root};
+    std::unordered_set<const ApplyNode*> in_group{root};
+    for (std::size_t k = 0; k < members.size(); ++k)
+      for (const Variable& input : members[k]->inputs()) {
+        ApplyNode* owner = input.owner();
+        if (!owner || in_group.count(owner) || grouped.count(owner) || members.size() >= max_instructions) continue;
+        const auto kind = detail::fusable_kind(*owner, type);
+        // A producer used elsewhere too is recomputed inside the loop (cheaper than a pass over
+        // memory); it stays in the graph for its other consumers.
+        if (!kind || (uses[input.get()] != 1 && *kind != FusedElemwise::Kind::kernel)) continue;
+        members.push_back(owner);
+        in_group.insert(owner);
+      }
+    if (members.size() < 2) continue;
+    for (ApplyNode* member : members)
+      if (uses[member->output(0).get()] == 1 || member == root) grouped.insert(member);
+    // Program in topological order (members were found root first, walking up).
+    std::vector<ApplyNode*> program_order;
+    for (ApplyNode* node : order)
+      if (in_group.count(node)) program_order.push_back(node);
+    std::vector<Variable> external;
+    std::unordered_map<const VariableNode*, int> reg;
+    for (ApplyNode* node : program_order)
+      for (const Variable& input : node->inputs())
+        if (!(input.owner() && in_group.count(input.owner())) && !reg.count(input.get())) {
+          reg[input.get()] = static_cast<int>(external.size());
+          external.push_back(input);
+        }
+    std::vector<FusedElemwise::Instruction> program;
+    for (ApplyNode* node : program_order) {
+      FusedElemwise::Instruction instruction{node->op_ptr(), dynamic_cast<const ElemwiseKernel*>(&node->op()), {},
+                                             *detail::fusable_kind(*node, type)};
+      for (const Variable& input : node->inputs()) instruction.args.push_back(reg.at(input.get()));
+      reg[node->output(0).get()] = static_cast<int>(external.size() + program.size());
+      program.push_back(std::move(instruction));
+    }
+    Variable fused = apply1(std::make_shared<const FusedElemwise>(std::move(program), external.size(), type), external);
+    fused.set_name(root->output(0).name());
+    current = replace(current, {{root->output(0), fused}});
+  }
+  return current;
+}
+
+}  // namespace symbatch

@@ -1,0 +1,143 @@
+/// @file rewrite.hpp
+/// @brief Graph rewrites applied by `compile` before it schedules a graph: merging duplicate
+/// subgraphs, folding constants, and dropping arithmetic identities. Each builds new graphs
+/// (graphs are immutable) and is switched by `Rewrites`.
+#pragma once
+
+#include <cstring>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "symbatch/graph/walk.hpp"
+#include "symbatch/ops/elemwise.hpp"
+
+namespace symbatch {
+
+/// @brief Which rewrites `compile` applies (all on by default).
+struct Rewrites {
+  bool merge = true;           ///< one apply for each distinct (op, inputs); equal small constants merged
+  bool fold_constants = true;  ///< applies whose inputs are all constants become constants
+  bool identities = true;      ///< `x * 1`, `x + 0`, `x - 0`, `x / 1`, `--x` become `x` when types allow
+};
+
+namespace detail {
+
+/// Identity of a small constant: dtype, shape and bytes; empty for large constants.
+inline std::string constant_key(const Array& value) {
+  if (value.size() > 16 || value.dtype() == DType::rng) return {};
+  std::string key(dtype_name(value.dtype()));
+  key += value.shape().str();
+  key.append(reinterpret_cast<const char*>(value.raw_data()), value.bytes());
+  return key;
+}
+
+inline bool is_constant_value(const Variable& variable, double value) {
+  if (!variable.is_constant() || variable.dtype() != DType::f64 || variable.rank() != 0) return false;
+  return variable.constant_value().item() == value;
+}
+
+/// `x` when `op(x, other)` is the identity on x and cannot change x's type.
+inline Variable identity_operand(const ApplyNode& node) {
+  const std::string name = node.op().name();
+  const Type& out = node.output(0).type();
+  auto same_type = [&](const Variable& x) { return x.type() == out; };
+  if (node.inputs().size() == 2) {
+    const Variable& a = node.input(0);
+    const Variable& b = node.input(1);
+    if (name == "mul") {
+      if (is_constant_value(b, 1.0) && same_type(a)) return a;
+      if (is_constant_value(a, 1.0) && same_type(b)) return b;
+    } else if (name == "add") {
+      if (is_constant_value(b, 0.0) && same_type(a)) return a;
+      if (is_constant_value(a, 0.0) && same_type(b)) return b;
+    } else if (name == "sub" || name == "div") {
+      if (is_constant_value(b, name == "sub" ? 0.0 : 1.0) && same_type(a)) return a;
+    }
+  } else if (name == "neg" && node.input(0).owner() && node.input(0).owner()->op().name() == "neg") {
+    return node.input(0).owner()->input(0);
+  }
+  return {};
+}
+
+/// Evaluates an apply whose inputs are all constants.
+inline std::vector<Variable> fold(const ApplyNode& node) {
+  std::vector<const Array*> inputs;
+  for (const Variable& input : node.inputs()) inputs.push_back(&input.constant_value());
+  std::vector<Array> values(node.num_outputs());
+  std::vector<Array*> outputs;
+  for (Array& value : values) outputs.push_back(&value);
+  Scratch scratch;
+  node.op().perform(inputs, outputs, scratch);
+  std::vector<Variable> result;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    // A view of an input is copied so the constant owns its elements.
+    Array value = values[i].unique() ? std::move(values[i]) : values[i].copy();
+    result.push_back(constant(std::move(value), node.output(i).name()));
+  }
+  return result;
+}
+
+}  // namespace detail
+
+/// @brief Rewrites the graphs of `outputs` as `rewrites` says and returns the new outputs (one
+/// per input, in order). The values are unchanged; only the work to compute them shrinks.
+inline std::vector<Variable> rewrite(std::span<const Variable> outputs, const Rewrites& rewrites = {}) {
+  std::unordered_map<const VariableNode*, Variable> mapped;
+  std::unordered_map<std::string, Variable> constants;
+  std::unordered_multimap<std::size_t, ApplyNode*> seen;  // hash -> an apply kept in the new graph
+  auto lookup = [&](const Variable& variable) {
+    auto found = mapped.find(variable.get());
+    return found == mapped.end() ? variable : found->second;
+  };
+  for (const Variable& variable : ancestors(outputs)) {
+    if (mapped.count(variable.get())) continue;
+    if (!variable.owner()) {
+      if (rewrites.merge && variable.is_constant()) {
+        const std::string key = detail::constant_key(variable.constant_value());
+        if (!key.empty()) {
+          auto [it, inserted] = constants.emplace(key, variable);
+          if (!inserted) mapped[variable.get()] = it->second;
+        }
+      }
+      continue;
+    }
+    ApplyNode* owner = variable.owner();
+    std::vector<Variable> inputs;
+    bool changed = false, all_constant = true;
+    for (const Variable& input : owner->inputs()) {
+      inputs.push_back(lookup(input));
+      changed = changed || !(inputs.back() == input);
+      all_constant = all_constant && inputs.back().is_constant();
+    }
+    std::shared_ptr<ApplyNode> node = changed ? ApplyNode::make(owner->op_ptr(), inputs) : owner->shared_from_this();
+    std::vector<Variable> results = node->outputs();
+
+    if (rewrites.fold_constants && all_constant && !node->op().is_random() && !inputs.empty()) {
+      results = detail::fold(*node);
+    } else if (Variable same = rewrites.identities ? detail::identity_operand(*node) : Variable{}; same) {
+      results = {same};
+    } else if (rewrites.merge) {
+      std::size_t hash = node->op().hash();
+      for (const Variable& input : inputs) hash = hash * 1000003u ^ std::hash<const void*>{}(input.get());
+      auto [begin, end] = seen.equal_range(hash);
+      ApplyNode* twin = nullptr;
+      for (auto it = begin; it != end && !twin; ++it) {
+        ApplyNode* other = it->second;
+        if (other->op().equals(node->op()) && other->inputs() == inputs) twin = other;
+      }
+      if (twin) results = twin->outputs();
+      else seen.emplace(hash, node.get());
+    }
+    for (std::size_t i = 0; i < owner->num_outputs(); ++i)
+      if (!(results[i] == owner->output(i))) {
+        if (changed && results[i].owner() == node.get()) results[i].set_name(owner->output(i).name());
+        mapped[owner->output(i).get()] = results[i];
+      }
+  }
+  std::vector<Variable> result;
+  for (const Variable& output : outputs) result.push_back(lookup(output));
+  return result;
+}
+
+}  // namespace symbatch
