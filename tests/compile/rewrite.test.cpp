@@ -1,0 +1,90 @@
+// Rewrites change the work, never the values: each is checked on and off, and against closed forms.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "symbatch/compile/function.hpp"
+#include "symbatch/compile/rewrite.hpp"
+#include "symbatch/grad/grad.hpp"
+#include "symbatch/ops/reduce.hpp"
+
+using namespace symbatch;
+
+namespace {
+
+const CompileOptions unoptimized{.rewrites = {.merge = false, .fold_constants = false, .identities = false}, .fuse = false};
+
+std::size_t count_ops(const Function& function, const std::string& name) {
+  std::size_t count = 0;
+  for (const ApplyNode* node : function.schedule()) count += node->op().name() == name;
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("rewrite: merging computes a repeated subexpression once", "[compile][rewrite]") {
+  Variable x = input("x", DType::f64, {Type::unknown});
+  Variable y = exp(x) * 2.0 + exp(x);  // exp(x) built twice
+  Function merged = compile({x}, {y}, {.rewrites = {.merge = true, .fold_constants = false, .identities = false}, .fuse = false});
+  Function plain = compile({x}, {y}, unoptimized);
+  CHECK(count_ops(merged, "exp") == 1);
+  CHECK(count_ops(plain, "exp") == 2);
+  const Array value = Array::from({-1.0, 0.0, 2.5});
+  const std::vector<double> a = merged({value})[0].to_vector();
+  const std::vector<double> b = plain({value})[0].to_vector();
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(a[i] == b[i]);
+    CHECK(a[i] == Approx(3 * std::exp(value.flat<double>(static_cast<std::int64_t>(i)))).epsilon(1e-15));
+  }
+}
+
+TEST_CASE("rewrite: constant subgraphs are folded before the first call", "[compile][rewrite]") {
+  Variable x = input("x");
+  Variable y = (constant(2.0) * constant(3.0) + log(constant(std::exp(1.0)))) * x;
+  Function folded = compile({x}, {y}, {.rewrites = {.merge = false, .fold_constants = true, .identities = false}, .fuse = false});
+  Function plain = compile({x}, {y}, unoptimized);
+  CHECK(folded.schedule().size() == 1);  // only the final multiplication remains
+  CHECK(plain.schedule().size() == 4);
+  CHECK(folded({Array::scalar(2.0)})[0].item() == Approx(14.0).epsilon(1e-15));
+  CHECK(plain({Array::scalar(2.0)})[0].item() == folded({Array::scalar(2.0)})[0].item());
+}
+
+TEST_CASE("rewrite: multiplying by one and adding zero are dropped only when the type is unchanged", "[compile][rewrite]") {
+  Variable x = input("x", DType::f64, {3});
+  Variable same = (x * 1.0 + 0.0) - 0.0;
+  Function simplified = compile({x}, {same}, {.rewrites = {.merge = false, .fold_constants = false, .identities = true}, .fuse = false});
+  CHECK(simplified.schedule().empty());
+  CHECK(simplified({Array::from({1.0, 2.0, 3.0})})[0].to_vector() == std::vector<double>{1.0, 2.0, 3.0});
+  // A scalar times a vector of ones broadcasts: the multiplication must stay.
+  Variable s = input("s");
+  Variable widened = s * constant(Array::full<double>(Shape{3}, 1.0));
+  Function kept = compile({s}, {widened});
+  CHECK(kept({Array::scalar(4.0)})[0].to_vector() == std::vector<double>{4.0, 4.0, 4.0});
+}
+
+TEST_CASE("rewrite: a gradient graph gives the same values with all rewrites on and off", "[compile][rewrite]") {
+  Variable x = input("x", DType::f64, {Type::unknown, 2});
+  Variable w = input("w", DType::f64, {2});
+  Variable cost = sum(softplus(sum(x * w, 1))) + sum(square(w)) * 0.5;
+  std::vector<Variable> outputs{cost};
+  for (const Variable& g : grad(cost, {x, w})) outputs.push_back(g);
+  Function optimized = compile({x, w}, outputs);
+  Function plain = compile({x, w}, outputs, unoptimized);
+  CHECK(optimized.schedule().size() < plain.schedule().size());
+  const std::vector<Array> values{Array::from(std::vector<double>{0.5, -1.0, 2.0, 0.25, -3.0, 1.5}, Shape{3, 2}),
+                                  Array::from({0.75, -0.5})};
+  const auto& a = optimized(values);
+  std::vector<std::vector<double>> first;
+  for (const Array& value : a) first.push_back(value.to_vector());
+  const auto& b = plain(values);
+  for (std::size_t k = 0; k < first.size(); ++k) {
+    const std::vector<double> second = b[k].to_vector();
+    REQUIRE(second.size() == first[k].size());
+    for (std::size_t i = 0; i < second.size(); ++i) CHECK(first[k][i] == Approx(second[i]).epsilon(1e-14));
+  }
+  // Closed form for d cost / d w_1: sum_i sigmoid(x_i . w) x_i1 + w_1.
+  double expected = 0.75;
+  const double xs[3][2] = {{0.5, -1.0}, {2.0, 0.25}, {-3.0, 1.5}};
+  for (const auto& row : xs) expected += row[0] / (1 + std::exp(-(row[0] * 0.75 - row[1] * 0.5)));
+  CHECK(first[2][0] == Approx(expected).epsilon(1e-14));
+}
