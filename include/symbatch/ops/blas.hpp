@@ -1,0 +1,169 @@
+/// @file blas.hpp
+/// @brief `matmul`/`dot` for f64 vectors and matrices (NumPy semantics) through Eigen, with
+/// transposed variants so that gradients never copy a transpose.
+#pragma once
+
+#include <Eigen/Core>
+
+#include "symbatch/core/eigen.hpp"
+#include "symbatch/ops/elemwise.hpp"
+
+namespace symbatch {
+
+/// @brief `op(a) @ op(b)` where `op` transposes a matrix when its flag is set.
+///
+/// Shapes follow NumPy's `matmul` for ranks 1 and 2: `(n,k)@(k,m) -> (n,m)`,
+/// `(n,k)@(k,) -> (n,)`, `(k,)@(k,m) -> (m,)`, `(k,)@(k,) -> ()`. Evaluated with Eigen on
+/// row-major maps of the inputs (no copies), into a buffer reused between calls.
+class MatMul final : public Op {
+ public:
+  MatMul(bool transpose_a = false, bool transpose_b = false) : transpose_a_(transpose_a), transpose_b_(transpose_b) {}
+  std::string name() const override { return "matmul"; }
+  std::string describe() const override {
+    return std::string("matmul") + (transpose_a_ || transpose_b_ ? std::string("{") + (transpose_a_ ? "a^T" : "a") + "," + (transpose_b_ ? "b^T" : "b") + "}" : "");
+  }
+
+  std::vector<Type> output_types(std::span<const Variable> inputs) const override {
+    if (inputs.size() != 2) throw_invalid(name(), "expected 2 inputs, got ", inputs.size());
+    for (std::size_t i = 0; i < 2; ++i) {
+      if (inputs[i].dtype() != DType::f64)
+        throw_invalid(name(), "input ", i + 1, "/2 has dtype ", dtype_name(inputs[i].dtype()), ", expected f64");
+      if (inputs[i].rank() < 1 || inputs[i].rank() > 2)
+        throw_invalid(name(), "input ", i + 1, "/2 has shape ", inputs[i].type().shape_str(), ", expected a vector or a matrix");
+    }
+    const auto a = oriented(inputs[0].type().shape, transpose_a_);
+    const auto b = oriented(inputs[1].type().shape, transpose_b_);
+    // Contracted dimensions: last of a, first of b.
+    const std::int64_t ka = a.back();
+    const std::int64_t kb = b.front();
+    if (ka != Type::unknown && kb != Type::unknown && ka != kb) {
+      std::vector<std::int64_t> expected = b;
+      expected.front() = ka;
+      throw_invalid(name(), "input 2/2 has shape ", Type{DType::f64, b}.shape_str(), ", expected ", Type{DType::f64, expected}.shape_str());
+    }
+    std::vector<std::int64_t> out;
+    if (a.size() == 2) out.push_back(a[0]);
+    if (b.size() == 2) out.push_back(b[1]);
+    return {Type{DType::f64, out}};
+  }
+
+  void perform(InputValues in, OutputValues out, Scratch&) const override {
+    const Array& a = *in[0];
+    const Array& b = *in[1];
+    using Map = Eigen::Map<const RowMatrix<double>>;
+    const bool a_matrix = a.rank() == 2, b_matrix = b.rank() == 2;
+    // Each operand as a row-major matrix: a vector a is a row (1 x k), a vector b a column (k x 1).
+    const Eigen::Index a_rows = a_matrix ? a.shape()[0] : 1, a_cols = a_matrix ? a.shape()[1] : a.shape()[0];
+    const Eigen::Index b_rows = b_matrix ? b.shape()[0] : b.shape()[0], b_cols = b_matrix ? b.shape()[1] : 1;
+    const Map ma(a.data<double>(), a_rows, a_cols);
+    const Map mb(b.data<double>(), b_rows, b_cols);
+    const Eigen::Index k_a = transpose_a_ && a_matrix ? a_rows : a_cols;
+    const Eigen::Index k_b = transpose_b_ && b_matrix ? b_cols : b_rows;
+    if (k_a != k_b)
+      throw_invalid(name(), "shapes ", a.shape().str(), " and ", b.shape().str(), " do not align (", k_a, " != ", k_b, ")");
+    const Eigen::Index n = a_matrix ? (transpose_a_ ? a_cols : a_rows) : 1;
+    const Eigen::Index m = b_matrix ? (transpose_b_ ? b_rows : b_cols) : 1;
+    Shape shape;
+    if (a_matrix) shape.push_back(n);
+    if (b_matrix) shape.push_back(m);
+    Array& result = *out[0];
+    result.ensure(DType::f64, shape);
+    double* o = result.data<double>();
+    if (!b_matrix) {  // matrix-vector or vector-vector: a GEMV
+      Eigen::Map<Eigen::VectorXd> target(o, n);
+      const Eigen::Map<const Eigen::VectorXd> v(b.data<double>(), b_rows);
+      if (!a_matrix) target(0) = Eigen::Map<const Eigen::VectorXd>(a.data<double>(), a_cols).dot(v);
+      else if (transpose_a_) target.noalias() = ma.transpose() * v;
+      else target.noalias() = ma * v;
+      return;
+    }
+    if (!a_matrix) {  // vector-matrix: (b^T or b)^T v
+      Eigen::Map<Eigen::VectorXd> target(o, m);
+      const Eigen::Map<const Eigen::VectorXd> v(a.data<double>(), a_cols);
+      if (transpose_b_) target.noalias() = mb * v;
+      else target.noalias() = mb.transpose() * v;
+      return;
+    }
+    Eigen::Map<RowMatrix<double>> target(o, n, m);
+    if (transpose_a_ && transpose_b_) target.noalias() = ma.transpose() * mb.transpose();
+    else if (transpose_a_) target.noalias() = ma.transpose() * mb;
+    else if (transpose_b_) target.noalias() = ma * mb.transpose();
+    else target.noalias() = ma * mb;
+  }
+
+  std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable> output_grads) const override;
+
+  bool equals(const Op& other) const override {
+    auto* op = dynamic_cast<const MatMul*>(&other);
+    return op && op->transpose_a_ == transpose_a_ && op->transpose_b_ == transpose_b_;
+  }
+  std::size_t hash() const override { return Op::hash() ^ (transpose_a_ * 2u + transpose_b_ + 17u); }
+
+ private:
+  static std::vector<std::int64_t> oriented(std::vector<std::int64_t> shape, bool transpose) {
+    if (transpose && shape.size() == 2) std::swap(shape[0], shape[1]);
+    return shape;
+  }
+  bool transpose_a_, transpose_b_;
+};
+
+/// @brief NumPy `matmul` of f64 vectors and matrices (see `MatMul`).
+inline Variable matmul(const Variable& a, const Variable& b) { return make_apply<MatMul>({cast(a, DType::f64), cast(b, DType::f64)}); }
+/// @brief `a^T @ b` for a matrix `a`, without copying the transpose.
+inline Variable matmul_transpose_a(const Variable& a, const Variable& b) { return make_apply<MatMul>({a, b}, true, false); }
+/// @brief `a @ b^T` for a matrix `b`, without copying the transpose.
+inline Variable matmul_transpose_b(const Variable& a, const Variable& b) { return make_apply<MatMul>({a, b}, false, true); }
+/// @brief Dot product for vectors; the same as `matmul` for vectors and matrices.
+inline Variable dot(const Variable& a, const Variable& b) { return matmul(a, b); }
+
+namespace detail {
+
+/// Outer product u v^T of two vectors, as the gradient of vector-vector and vector-matrix cases.
+class Outer final : public Op {
+ public:
+  std::string name() const override { return "outer"; }
+  std::vector<Type> output_types(std::span<const Variable> inputs) const override {
+    if (inputs.size() != 2 || inputs[0].rank() != 1 || inputs[1].rank() != 1)
+      throw_invalid(name(), "expected two f64 vectors");
+    return {Type{DType::f64, {inputs[0].type().shape[0], inputs[1].type().shape[0]}}};
+  }
+  void perform(InputValues in, OutputValues out, Scratch&) const override {
+    const auto u = map_vector(*in[0]);
+    const auto v = map_vector(*in[1]);
+    Array& result = *out[0];
+    result.ensure(DType::f64, Shape{u.size(), v.size()});
+    Eigen::Map<RowMatrix<double>>(result.data<double>(), u.size(), v.size()).noalias() = u * v.transpose();
+  }
+  std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable> output_grads) const override {
+    const Variable& g = output_grads[0];
+    return {InputGrad::of(make_apply<MatMul>({g, node.input(1)}, false, false)),
+            InputGrad::of(make_apply<MatMul>({g, node.input(0)}, true, false))};
+  }
+};
+
+}  // namespace detail
+
+inline std::vector<InputGrad> MatMul::grad(const ApplyNode& node, std::span<const Variable> output_grads) const {
+  const Variable& a = node.input(0);
+  const Variable& b = node.input(1);
+  const Variable& g = output_grads[0];
+  const bool a_matrix = a.rank() == 2, b_matrix = b.rank() == 2;
+  Variable ga, gb;
+  if (a_matrix && b_matrix) {
+    // C = A' B' with A' = op(A), B' = op(B): dA' = G B'^T, dB' = A'^T G.
+    ga = transpose_a_ ? make_apply<MatMul>({b, g}, transpose_b_, true) : make_apply<MatMul>({g, b}, false, !transpose_b_);
+    gb = transpose_b_ ? make_apply<MatMul>({g, a}, true, transpose_a_) : make_apply<MatMul>({a, g}, !transpose_a_, false);
+  } else if (a_matrix) {  // c = op(A) v: dA' = g v^T, dv = op(A)^T g
+    ga = transpose_a_ ? make_apply<detail::Outer>({b, g}) : make_apply<detail::Outer>({g, b});
+    gb = make_apply<MatMul>({a, g}, !transpose_a_, false);
+  } else if (b_matrix) {  // c = u op(B): du = op(B) g, dB' = u g^T
+    gb = transpose_b_ ? make_apply<detail::Outer>({g, a}) : make_apply<detail::Outer>({a, g});
+    ga = make_apply<MatMul>({b, g}, transpose_b_, false);
+  } else {  // c = u . v
+    ga = mul(g, b);
+    gb = mul(g, a);
+  }
+  return {InputGrad::of(ga), InputGrad::of(gb)};
+}
+
+}  // namespace symbatch
