@@ -1,0 +1,104 @@
+/// @file distribution.hpp
+/// @brief `Distribution`: a log-density graph builder with its support, and the parameter
+/// checks every distribution shares.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "symbatch/ops/elemwise.hpp"
+
+namespace symbatch {
+
+/// @brief Where a distribution puts its mass (decides the default transform of a free variable).
+enum class Support {
+  real,                 ///< the real line
+  positive,             ///< (0, inf)
+  interval,             ///< (lower, upper)
+  nonnegative_integer,  ///< 0, 1, 2, ...
+  binary,               ///< {0, 1}
+};
+
+/// @brief A distribution: its name, support, value dtype, and `logp(value)`, the elementwise
+/// log-density broadcast over the parameters.
+struct Distribution {
+  std::string name;
+  Support support = Support::real;
+  double lower = 0, upper = 0;  ///< bounds of an `interval` support
+  DType dtype = DType::f64;
+  std::function<Variable(const Variable& value)> logp;
+};
+
+/// @brief A distribution parameter: a variable or a number (made a constant).
+struct Param {
+  Param(double value) : variable(constant(value)) {}
+  Param(int value) : variable(constant(static_cast<double>(value))) {}
+  Param(Variable value) : variable(cast(value, DType::f64)) {}
+  Variable variable;
+};
+
+namespace detail {
+
+/// Passes its input through, throwing `std::domain_error` at call time when an element fails
+/// the check (`normal: Scale parameter is -1, but must be positive`).
+class CheckParameter final : public Op {
+ public:
+  enum class Rule { positive, unit_interval, finite };
+  CheckParameter(std::string function, std::string parameter, Rule rule)
+      : function_(std::move(function)), parameter_(std::move(parameter)), rule_(rule) {}
+  std::string name() const override { return "check"; }
+  std::string describe() const override { return "check{" + function_ + ": " + parameter_ + "}"; }
+  std::vector<Type> output_types(std::span<const Variable> inputs) const override { return {inputs[0].type()}; }
+  void perform(InputValues in, OutputValues out, Scratch&) const override {
+    const Array& x = *in[0];
+    const double* values = x.data<double>();
+    for (std::int64_t k = 0; k < x.size(); ++k) check(values[k], x.size() == 1 ? -1 : k);
+    *out[0] = x;
+  }
+  std::vector<InputGrad> grad(const ApplyNode&, std::span<const Variable> output_grads) const override {
+    return {InputGrad::of(output_grads[0])};
+  }
+  std::optional<int> view_of(int) const override { return 0; }
+  bool equals(const Op& other) const override {
+    auto* op = dynamic_cast<const CheckParameter*>(&other);
+    return op && op->function_ == function_ && op->parameter_ == parameter_ && op->rule_ == rule_;
+  }
+
+  /// Throws for a bad value; `index >= 0` adds the element position to the name.
+  void check(double value, std::int64_t index) const {
+    const std::string name = index < 0 ? parameter_ : parameter_ + "[" + std::to_string(index) + "]";
+    switch (rule_) {
+      case Rule::positive:
+        check_positive(function_, name, value);
+        check_finite(function_, name, value);
+        break;
+      case Rule::unit_interval: check_bounded(function_, name, value, 0, 1); break;
+      case Rule::finite: check_finite(function_, name, value); break;
+    }
+  }
+
+ private:
+  std::string function_, parameter_;
+  Rule rule_;
+};
+
+/// Checks a parameter now when it is a constant, and on every call otherwise.
+inline Variable checked(const std::string& function, const std::string& parameter, const Param& value, CheckParameter::Rule rule) {
+  const CheckParameter check(function, parameter, rule);
+  if (value.variable.is_constant()) {
+    const Array& array = value.variable.constant_value();
+    for (std::int64_t k = 0; k < array.size(); ++k) check.check(array.flat<double>(k), array.size() == 1 ? -1 : k);
+    return value.variable;
+  }
+  return make_apply<CheckParameter>({value.variable}, function, parameter, rule);
+}
+
+/// `value` where `condition`, `-inf` elsewhere (values outside the support).
+inline Variable in_support(const Variable& condition, const Variable& value) {
+  return where(condition, value, constant(-std::numeric_limits<double>::infinity()));
+}
+
+}  // namespace detail
+
+}  // namespace symbatch
