@@ -65,8 +65,13 @@ class CheckParameter final : public Op {
     return op && op->function_ == function_ && op->parameter_ == parameter_ && op->rule_ == rule_;
   }
 
-  /// Throws for a bad value; `index >= 0` adds the element position to the name.
+  /// Throws for a bad value; `index >= 0` adds the element position to the name. The name is
+  /// only built on failure: this runs for every element on every call.
   void check(double value, std::int64_t index) const {
+    const bool ok = rule_ == Rule::positive        ? value > 0 && std::isfinite(value)
+                    : rule_ == Rule::unit_interval ? value >= 0 && value <= 1
+                                                   : std::isfinite(value);
+    if (ok) return;
     const std::string name = index < 0 ? parameter_ : parameter_ + "[" + std::to_string(index) + "]";
     switch (rule_) {
       case Rule::positive:
@@ -86,6 +91,9 @@ class CheckParameter final : public Op {
 /// Checks a parameter now when it is a constant, and on every call otherwise.
 inline Variable checked(const std::string& function, const std::string& parameter, const Param& value, CheckParameter::Rule rule) {
   const CheckParameter check(function, parameter, rule);
+  // A symbolic location or logit is not checked on every call: a non-finite one gives a
+  // non-finite logp, which the training loop reports by name.
+  if (rule == CheckParameter::Rule::finite && !value.variable.is_constant()) return value.variable;
   if (value.variable.is_constant()) {
     const Array& array = value.variable.constant_value();
     for (std::int64_t k = 0; k < array.size(); ++k) check.check(array.flat<double>(k), array.size() == 1 ? -1 : k);
