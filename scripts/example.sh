@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Quick start 1: install what is missing, build, and run the main example (a minibatch ADVI
+# Quick start 1: install what is missing, build, and run the main example (a minibatch MAP
 # training loop on generated data). Extra arguments are passed to the example.
 set -euo pipefail
 cd "$(dirname "$0")/.."
