@@ -250,6 +250,11 @@ inline Function compile(std::vector<Variable> inputs, std::vector<Variable> outp
   };
   for (const Update& update : options.updates) pending(update.shared, update.value);
   for (const Update& update : rng_updates) pending(update.shared, update.value);
+  // Several updates may read one slot (the same value, or equal values merged by the rewrites):
+  // all but the last share it, so that a swap does not hand the next one an old value.
+  for (std::size_t i = 0; i < impl.updates.size(); ++i)
+    for (std::size_t j = i + 1; j < impl.updates.size(); ++j)
+      if (impl.updates[i].slot == impl.updates[j].slot) impl.updates[i].swap = false;
 
   impl.results.resize(outputs.size());
   if (options.seed) function.reseed(*options.seed);

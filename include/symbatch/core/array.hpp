@@ -132,6 +132,7 @@ class Array {
   /// Element at a flat (C-order) index, converted to `T`.
   template <class T>
   T flat(std::int64_t index) const {
+    if (!buffer_) throw_invalid("Array::flat", "array has no buffer");
     switch (dtype_) {
       case DType::f64: return static_cast<T>(reinterpret_cast<const double*>(raw_data())[index]);
       case DType::i64: return static_cast<T>(reinterpret_cast<const std::int64_t*>(raw_data())[index]);
@@ -190,6 +191,7 @@ class Array {
   }
   /// A deep copy with its own buffer.
   Array copy() const {
+    if (!buffer_) return Array();  // nothing to copy (and no elements to read)
     Array result = empty(dtype_, shape_);
     if (bytes() > 0) std::memcpy(result.raw_data(), raw_data(), bytes());
     return result;

@@ -3,6 +3,7 @@
 /// sweep over the graph.
 #pragma once
 
+#include <algorithm>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
@@ -72,7 +73,10 @@ inline std::vector<Variable> grad(const Variable& cost, std::span<const Variable
       auto found = contributions.find(node->output(i).get());
       if (found == contributions.end()) continue;
       output_grads[i] = detail::sum_contributions(found->second);
-      contributions.erase(found);
+      // A wrt variable computed by an apply (an intermediate, or the cost itself) keeps its sum
+      // for the result; other contributions are dropped once consumed.
+      if (std::find(wrt.begin(), wrt.end(), node->output(i)) != wrt.end()) found->second = {output_grads[i]};
+      else contributions.erase(found);
       any = true;
     }
     if (!any) continue;

@@ -30,6 +30,25 @@ class ApplyNode : public std::enable_shared_from_this<ApplyNode> {
     return node;
   }
 
+  /// Releases the inputs without recursion: dropping the last handle to a chain of 100,000
+  /// applies would otherwise destroy them recursively and overflow the stack. The inputs of an
+  /// apply about to die are moved out and released here, so each destructor goes one level deep.
+  ~ApplyNode() {
+    std::vector<Variable> pending = std::move(inputs_);
+    while (!pending.empty()) {
+      Variable variable = std::move(pending.back());
+      pending.pop_back();
+      ApplyNode* owner = variable.owner();
+      // The outputs share the apply's reference count: 1 means this handle is the last one.
+      if (owner && variable.node_.use_count() == 1) {
+        for (Variable& input : owner->inputs_) pending.push_back(std::move(input));
+        owner->inputs_.clear();
+      }
+    }
+  }
+  ApplyNode(const ApplyNode&) = delete;
+  ApplyNode& operator=(const ApplyNode&) = delete;
+
   const Op& op() const { return *op_; }
   const std::shared_ptr<const Op>& op_ptr() const { return op_; }
   const std::vector<Variable>& inputs() const { return inputs_; }

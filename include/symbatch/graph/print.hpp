@@ -50,9 +50,9 @@ inline std::string make_id(std::size_t number) {
 /// referred to by its id afterwards. Example:
 /// @code
 /// add [id A] f64(?,)
-///  |- x [id B] 'x' f64(?,)
+///  |- input [id B] 'x' f64(?,)
 ///  |- exp [id C] f64(?,)
-///     |- input [id B] 'x' f64(?,)
+///      |- input [id B] 'x' f64(?,)
 /// @endcode
 inline void print(std::span<const Variable> outputs, std::ostream& out) {
   std::unordered_map<const void*, std::string> ids;

@@ -74,6 +74,7 @@ class Variable {
   std::string label() const;
 
   friend bool operator==(const Variable& a, const Variable& b) { return a.node_ == b.node_; }
+  friend class ApplyNode;  // reads the reference count to tear long graphs down without recursion
   friend bool operator<(const Variable& a, const Variable& b) { return a.node_ < b.node_; }
 
  private:
