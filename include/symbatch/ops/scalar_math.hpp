@@ -26,7 +26,7 @@ inline double log_sigmoid(double x) { return -softplus(-x); }
 
 /// @brief The digamma function @f$ \psi(x) = \frac{d}{dx} \log \Gamma(x) @f$.
 ///
-/// Reflection for negative arguments, recurrence up to @f$ x \ge 6 @f$, then the asymptotic
+/// Reflection for negative arguments, recurrence up to @f$ x \ge 12 @f$, then the asymptotic
 /// series; accurate to about 1e-15 relative away from the poles. NaN at poles.
 inline double digamma(double x) {
   if (std::isnan(x)) return x;
@@ -36,7 +36,7 @@ inline double digamma(double x) {
     result -= std::numbers::pi / std::tan(std::numbers::pi * x);
     x = 1 - x;
   }
-  while (x < 6) {
+  while (x < 12) {
     result -= 1 / x;
     x += 1;
   }
@@ -55,7 +55,7 @@ inline double trigamma(double x) {
     const double s = std::sin(std::numbers::pi * x);
     return -trigamma(1 - x) + std::numbers::pi * std::numbers::pi / (s * s);
   }
-  while (x < 6) {
+  while (x < 12) {
     result += 1 / (x * x);
     x += 1;
   }

@@ -1,0 +1,77 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include "support/gradcheck.hpp"
+#include "symbatch/ops/reduce.hpp"
+
+using namespace symbatch;
+
+namespace {
+const Array matrix = Array::from(std::vector<double>{1, 2, 3, 4, 5, 6}, Shape{2, 3});
+}
+
+TEST_CASE("reduce: sum, mean, max and logsumexp over each axis and all axes", "[ops][reduce]") {
+  Variable x = input("x", DType::f64, {2, 3});
+  Function f = compile({x}, {sum(x), sum(x, 0), sum(x, 1), sum(x, -1), mean(x), mean(x, 0), max(x), max(x, 1), logsumexp(x, 1), logsumexp(x)});
+  const auto& r = f({matrix});
+  CHECK(r[0].item() == 21);
+  CHECK(r[1].to_vector() == std::vector<double>{5, 7, 9});
+  CHECK(r[2].to_vector() == std::vector<double>{6, 15});
+  CHECK(r[3].to_vector() == std::vector<double>{6, 15});
+  CHECK(r[4].item() == 3.5);
+  CHECK(r[5].to_vector() == std::vector<double>{2.5, 3.5, 4.5});
+  CHECK(r[6].item() == 6);
+  CHECK(r[7].to_vector() == std::vector<double>{3, 6});
+  // scipy.special.logsumexp([1, 2, 3]) = 3.40760596444438, of [4, 5, 6] = 6.40760596444438, of all = 6.456193316018123
+  CHECK(r[8].flat<double>(0) == Approx(3.40760596444438).epsilon(1e-14));
+  CHECK(r[8].flat<double>(1) == Approx(6.40760596444438).epsilon(1e-14));
+  CHECK(r[9].item() == Approx(6.456193316018123).epsilon(1e-14));
+}
+
+TEST_CASE("reduce: logsumexp does not overflow and handles infinities", "[ops][reduce]") {
+  Variable x = input("x", DType::f64, {Type::unknown});
+  Function f = compile({x}, {logsumexp(x)});
+  // log(e^1000 + e^1000.5) = 1000.5 + log(1 + e^-0.5) = 1000.9740769841801
+  CHECK(f({Array::from({1000.0, 1000.5})})[0].item() == Approx(1000.9740769841801).epsilon(1e-15));
+  const double inf = std::numeric_limits<double>::infinity();
+  CHECK(f({Array::from({-inf, 0.0})})[0].item() == Approx(0.0).margin(1e-300));
+  CHECK(f({Array::from({-inf, -inf})})[0].item() == -inf);
+  CHECK(f({Array::from(std::vector<double>{})})[0].item() == -inf);  // an empty axis
+}
+
+TEST_CASE("reduce: integer sums stay integers; empty axes", "[ops][reduce]") {
+  Variable i = input("i", DType::i64, {Type::unknown});
+  Variable b = input("b", DType::boolean, {3});
+  Function f = compile({i, b}, {sum(i), sum(b), mean(i)});
+  const auto& r = f({Array::from(std::vector<std::int64_t>{4, -9, 7}), Array::from(std::vector<bool>{true, true, false})});
+  CHECK(r[0].dtype() == DType::i64);
+  CHECK(r[0].item<std::int64_t>() == 2);
+  CHECK(r[1].item<std::int64_t>() == 2);
+  CHECK(r[2].item() == Approx(2.0 / 3.0).epsilon(1e-15));
+  Variable e = input("e", DType::f64, {Type::unknown});
+  Function g = compile({e}, {sum(e), mean(e)});
+  const auto& empty = g({Array::from(std::vector<double>{})});
+  CHECK(empty[0].item() == 0);
+  CHECK(std::isnan(empty[1].item()));
+}
+
+TEST_CASE("reduce: errors name the op and the axis", "[ops][reduce][errors]") {
+  Variable x = input("x", DType::f64, {2, 3});
+  CHECK_THROWS_AS(sum(x, 2), std::invalid_argument);
+  CHECK_THROWS_WITH(sum(x, 2), "sum: axis 2 is out of range for input 1/1 of rank 2");
+  CHECK_THROWS_WITH(mean(x, -3), "mean: axis -3 is out of range for input 1/1 of rank 2");
+  CHECK_THROWS_WITH(make_apply<Reduce>({input("i", DType::i64, {2})}, Reduction::logsumexp, std::nullopt),
+                    "logsumexp: input 1/1 has dtype i64, expected f64");
+}
+
+TEST_CASE("reduce: gradients match finite differences", "[ops][reduce][grad]") {
+  using testing::check_grad;
+  for (std::optional<int> axis : {std::optional<int>{}, std::optional<int>{0}, std::optional<int>{1}}) {
+    check_grad([axis](const std::vector<Variable>& x) { return sum(x[0], axis); }, {matrix});
+    check_grad([axis](const std::vector<Variable>& x) { return mean(x[0], axis); }, {matrix});
+    check_grad([axis](const std::vector<Variable>& x) { return logsumexp(x[0], axis); }, {matrix});
+    check_grad([axis](const std::vector<Variable>& x) { return max(x[0], axis); }, {matrix});
+  }
+}
