@@ -123,6 +123,11 @@ TEST_CASE("array: factories make the dtype, shape and values asked for", "[core]
     CHECK(b.dtype() == DType::boolean);
     CHECK(b.at<bool>(0, 1) == false);
     CHECK(b.at<bool>(1, 0) == true);
+    const Array bits = Array::from(std::vector<bool>{false, true, true});
+    CHECK(bits.dtype() == DType::boolean);
+    CHECK(bits.to_vector<bool>() == std::vector<bool>{false, true, true});
+    CHECK(Array::from(std::vector<bool>{true, false}, Shape{1, 2}).at<bool>(0, 0));
+    CHECK_THROWS_WITH(Array::from(std::vector<bool>{true}, Shape{2}), "Array::from: got 1 values for shape (2,) of size 2");
     // `from` copies: changing the source afterwards does not change the array.
     std::vector<double> source{1, 2};
     const Array copied = Array::from(source);

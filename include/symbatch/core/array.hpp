@@ -87,6 +87,15 @@ class Array {
     return from(std::span<const T>(values), Shape{static_cast<std::int64_t>(values.size())});
   }
   static Array from(std::initializer_list<double> values) { return from(std::vector<double>(values)); }
+  /// `std::vector<bool>` has no contiguous storage to view, so its bits are copied one by one.
+  static Array from(const std::vector<bool>& values, const Shape& shape) {
+    if (static_cast<std::int64_t>(values.size()) != shape.size())
+      throw_invalid("Array::from", "got ", values.size(), " values for shape ", shape.str(), " of size ", shape.size());
+    Array result = empty(DType::boolean, shape);
+    std::copy(values.begin(), values.end(), result.data<bool>());
+    return result;
+  }
+  static Array from(const std::vector<bool>& values) { return from(values, Shape{static_cast<std::int64_t>(values.size())}); }
   /// `0, 1, ..., n-1` as a vector of dtype `T`.
   template <class T = double>
   static Array arange(std::int64_t n) {
