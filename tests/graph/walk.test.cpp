@@ -229,6 +229,15 @@ TEST_CASE("replace: several replacements at once, names kept", "[graph][walk][re
   CHECK(contains(ancestors({out[0]}), out[1]));
 }
 
+TEST_CASE("replace: a replacement may be built from the variable it replaces", "[graph][walk][replace]") {
+  const Variable x = input("x", DType::f64, {Type::unknown});
+  const Variable y = mul(x, constant(3.0));
+  const Variable z = replace(y, {{x, exp(x)}});  // z = 3 exp(x), not an endless substitution
+  CHECK(ancestors({z}).size() == 4);
+  Function f = compile({x}, {z});
+  CHECK(f({Array::from({0.0})})[0].item() == 3.0);
+}
+
 TEST_CASE("replace: dtype or rank changes are rejected", "[graph][walk][replace]") {
   const Diamond g;
   CHECK_THROWS_WITH(replace(g.d, {{g.x, input("n", DType::i64, {Type::unknown})}}),
