@@ -86,3 +86,117 @@ TEST_CASE("distributions: gradients with respect to continuous parameters and va
   check_grad([](const std::vector<Variable>& x) { return BernoulliLogit(x[0]).logp(constant(Array::from({1.0, 0.0, 1.0}))); },
              {Array::from({-2.0, 0.5, 4.0})});
 }
+
+TEST_CASE("distributions: the rest of the family matches SciPy, including the tails", "[distributions]") {
+  const double inf = std::numeric_limits<double>::infinity();
+  // scipy.stats.lognorm(s=sigma, scale=exp(mu)).logpdf
+  CHECK(logp_at(LogNormal(0.3, 0.8), 2.5) == Approx(-1.9088156092286659).epsilon(rel));
+  CHECK(logp_at(LogNormal(-1.0, 0.5), 1e4) == Approx(-217.93823274783435).epsilon(rel));
+  CHECK(logp_at(LogNormal(0.0, 1.0), 0.0) == -inf);
+  // scipy.stats.t(df, loc, scale).logpdf
+  CHECK(logp_at(StudentT(3.5, 0.4, 2.0), 1.2) == Approx(-1.783196174384738).epsilon(rel));
+  CHECK(logp_at(StudentT(2.0, 0.0, 1.0), 1e3) == Approx(-20.72326883694341).epsilon(rel));
+  // scipy.stats.cauchy / halfcauchy
+  CHECK(logp_at(Cauchy(-0.5, 1.5), 0.7) == Approx(-2.0448912357936715).epsilon(rel));
+  CHECK(logp_at(Cauchy(0.0, 2.0), 1e6) == Approx(-28.082603821222).epsilon(rel));
+  CHECK(logp_at(HalfCauchy(0.8), 1.3) == Approx(-1.5205945241812737).epsilon(rel));
+  CHECK(logp_at(HalfCauchy(3.0), 1e5) == Approx(-22.378821347461802).epsilon(rel));
+  CHECK(logp_at(HalfCauchy(3.0), -1e-9) == -inf);
+  // scipy.stats.laplace(loc, scale)
+  CHECK(logp_at(Laplace(0.3, 0.7), -0.9) == Approx(-2.050757950906927).epsilon(rel));
+  CHECK(logp_at(Laplace(0.0, 0.5), 80.0) == Approx(-160.0).epsilon(rel));
+  // scipy.stats.gamma(a=alpha, scale=1/beta); at 0 with alpha = 1 the density is beta
+  CHECK(logp_at(Gamma(3.5, 1.7), 2.2) == Approx(-1.1126313227188027).epsilon(rel));
+  CHECK(logp_at(Gamma(2.0, 3.0), 60.0) == Approx(-173.7084308604417).epsilon(rel));
+  CHECK(logp_at(Gamma(1.0, 2.5), 0.0) == Approx(0.916290731874155).epsilon(rel));
+  CHECK(logp_at(Gamma(2.0, 1.0), -0.5) == -inf);
+  // scipy.stats.invgamma(a=alpha, scale=beta)
+  CHECK(logp_at(InverseGamma(2.5, 1.3), 0.8) == Approx(-0.47276977970445766).epsilon(rel));
+  CHECK(logp_at(InverseGamma(3.0, 2.0), 1e-3) == Approx(-1970.9826845229516).epsilon(rel));
+  CHECK(logp_at(InverseGamma(3.0, 2.0), 0.0) == -inf);
+  // scipy.stats.beta(a, b), near both ends
+  CHECK(logp_at(Beta(2.5, 4.0), 0.35) == Approx(0.7190377851307876).epsilon(rel));
+  CHECK(logp_at(Beta(0.5, 3.0), 1e-6) == Approx(6.843214757843565).epsilon(rel));
+  CHECK(logp_at(Beta(2.0, 0.7), 0.999999) == Approx(4.3186054745035936).epsilon(rel));
+  CHECK(logp_at(Beta(2.0, 2.0), 1.5) == -inf);
+  // scipy.stats.binom(n, p).logpmf; p = expit(eta) for the logit form
+  CHECK(logp_at(Binomial(20, 0.3), 7) == Approx(-1.8062926549204255).epsilon(rel));
+  CHECK(logp_at(Binomial(50, 0.9), 0) == Approx(-115.12925464970229).epsilon(rel));
+  CHECK(logp_at(Binomial(10, 1.0), 10) == 0.0);
+  CHECK(logp_at(Binomial(10, 0.0), 0) == 0.0);
+  CHECK(logp_at(Binomial(10, 0.5), 11) == -inf);
+  CHECK(logp_at(BinomialLogit(20, -0.8), 7) == Approx(-1.7637220723909044).epsilon(rel));
+  // 40 log expit(-30) = -1200 - 40 log1p(exp(-30))
+  CHECK(logp_at(BinomialLogit(40, -30.0), 40) == Approx(-1200.0000000000036).epsilon(rel));
+  // scipy.stats.nbinom(n=alpha, p=alpha/(alpha+mu)).logpmf
+  CHECK(logp_at(NegativeBinomial(3.2, 1.5), 5) == Approx(-2.639352040753092).epsilon(rel));
+  CHECK(logp_at(NegativeBinomial(3.2, 1.5), 0) == Approx(-1.7131461009117728).epsilon(rel));
+  CHECK(logp_at(NegativeBinomial(4.0, 2.0), 200) == Approx(-77.98694129090987).epsilon(rel));
+  CHECK(logp_at(NegativeBinomial(4.0, 2.0), -1) == -inf);
+  // logits[k] - scipy.special.logsumexp(logits)
+  const Variable logits = constant(Array::from({0.2, -1.0, 2.5, 0.0}));
+  CHECK(logp_at(Categorical(logits), 2) == Approx(-0.19271834388573694).epsilon(rel));
+  CHECK(logp_at(Categorical(logits), 1) == Approx(-3.692718343885737).epsilon(rel));
+  CHECK(logp_at(Categorical(logits), 4) == -inf);
+  CHECK(logp_at(Categorical(constant(Array::from({700.0, -700.0, 0.0}))), 1) == Approx(-1400.0).epsilon(rel));
+}
+
+TEST_CASE("distributions: categorical takes one row of logits per value", "[distributions]") {
+  const Array rows = Array::from(std::vector<double>{0.2, -1.0, 2.5, 1.0, 1.0, 1.0}, Shape{2, 3});
+  Function f = compile({}, {Categorical(constant(rows)).logp(constant(Array::from(std::vector<std::int64_t>{2, 0})))});
+  const std::vector<double> logp = f()[0].to_vector();
+  REQUIRE(logp.size() == 2);
+  CHECK(logp[0] == Approx(2.5 - std::log(std::exp(0.2) + std::exp(-1.0) + std::exp(2.5))).epsilon(rel));
+  CHECK(logp[1] == Approx(-std::log(3.0)).epsilon(rel));
+}
+
+TEST_CASE("distributions: invalid parameters of the rest of the family are named", "[distributions][errors]") {
+  const double nan = std::nan("");
+  CHECK_THROWS_WITH(LogNormal(nan, 1.0), "lognormal: Location parameter is nan, but must be finite");
+  CHECK_THROWS_WITH(LogNormal(0.0, 0.0), "lognormal: Scale parameter is 0, but must be positive");
+  CHECK_THROWS_WITH(StudentT(-1.0, 0.0, 1.0), "student_t: Degrees of freedom is -1, but must be positive");
+  CHECK_THROWS_WITH(StudentT(3.0, nan, 1.0), "student_t: Location parameter is nan, but must be finite");
+  CHECK_THROWS_WITH(StudentT(3.0, 0.0, -2.0), "student_t: Scale parameter is -2, but must be positive");
+  CHECK_THROWS_WITH(Cauchy(std::numeric_limits<double>::infinity(), 1.0), "cauchy: Location parameter is inf, but must be finite");
+  CHECK_THROWS_WITH(Cauchy(0.0, -1.0), "cauchy: Scale parameter is -1, but must be positive");
+  CHECK_THROWS_WITH(HalfCauchy(0.0), "half_cauchy: Scale parameter is 0, but must be positive");
+  CHECK_THROWS_WITH(Laplace(nan, 1.0), "laplace: Location parameter is nan, but must be finite");
+  CHECK_THROWS_WITH(Laplace(0.0, -0.5), "laplace: Scale parameter is -0.5, but must be positive");
+  CHECK_THROWS_WITH(Gamma(0.0, 1.0), "gamma: Shape parameter is 0, but must be positive");
+  CHECK_THROWS_WITH(Gamma(1.0, -1.0), "gamma: Rate parameter is -1, but must be positive");
+  CHECK_THROWS_WITH(InverseGamma(-1.0, 1.0), "inverse_gamma: Shape parameter is -1, but must be positive");
+  CHECK_THROWS_WITH(InverseGamma(1.0, 0.0), "inverse_gamma: Scale parameter is 0, but must be positive");
+  CHECK_THROWS_WITH(Beta(0.0, 1.0), "beta: Alpha parameter is 0, but must be positive");
+  CHECK_THROWS_WITH(Beta(1.0, -3.0), "beta: Beta parameter is -3, but must be positive");
+  CHECK_THROWS_WITH(Binomial(-1, 0.5), "binomial: Number of trials is -1, but must be a nonnegative integer");
+  CHECK_THROWS_WITH(Binomial(2.5, 0.5), "binomial: Number of trials is 2.5, but must be a nonnegative integer");
+  CHECK_THROWS_WITH(Binomial(10, 1.5), "binomial: Probability parameter is 1.5, but must be in the interval [0, 1]");
+  CHECK_THROWS_WITH(BinomialLogit(-2, 0.0), "binomial_logit: Number of trials is -2, but must be a nonnegative integer");
+  CHECK_THROWS_WITH(BinomialLogit(10, nan), "binomial_logit: Logit parameter is nan, but must be finite");
+  CHECK_THROWS_WITH(NegativeBinomial(0.0, 1.0), "negative_binomial: Mean parameter is 0, but must be positive");
+  CHECK_THROWS_WITH(NegativeBinomial(1.0, -1.0), "negative_binomial: Dispersion parameter is -1, but must be positive");
+  CHECK_THROWS_WITH(Categorical(constant(Array::from({0.0, nan}))), "categorical: Logits[1] is nan, but must be finite");
+  CHECK_THROWS_WITH(Categorical(0.5), "categorical: Logits must have a class axis, got shape ()");
+}
+
+TEST_CASE("distributions: gradients of the rest of the family match finite differences", "[distributions][grad]") {
+  using testing::check_grad;
+  using Inputs = std::vector<Variable>;
+  const Array values = Array::from({0.3, 1.7, 2.2});
+  const Array unit = Array::from({0.15, 0.5, 0.85});
+  const Variable counts = constant(Array::from(std::vector<std::int64_t>{0, 3, 7}));
+  check_grad([](const Inputs& x) { return LogNormal(x[1], x[2]).logp(x[0]); }, {values, Array::scalar(0.2), Array::scalar(0.9)});
+  check_grad([](const Inputs& x) { return StudentT(x[1], x[2], x[3]).logp(x[0]); },
+             {values, Array::scalar(3.5), Array::scalar(0.4), Array::scalar(1.3)});
+  check_grad([](const Inputs& x) { return Cauchy(x[1], x[2]).logp(x[0]); }, {values, Array::scalar(-0.3), Array::scalar(1.1)});
+  check_grad([](const Inputs& x) { return HalfCauchy(x[1]).logp(x[0]); }, {values, Array::scalar(0.7)});
+  check_grad([](const Inputs& x) { return Laplace(x[1], x[2]).logp(x[0]); }, {values, Array::scalar(0.9), Array::scalar(0.8)});
+  check_grad([](const Inputs& x) { return Gamma(x[1], x[2]).logp(x[0]); }, {values, Array::scalar(2.5), Array::scalar(1.4)});
+  check_grad([](const Inputs& x) { return InverseGamma(x[1], x[2]).logp(x[0]); }, {values, Array::scalar(2.5), Array::scalar(1.4)});
+  check_grad([](const Inputs& x) { return Beta(x[1], x[2]).logp(x[0]); }, {unit, Array::scalar(2.5), Array::scalar(0.7)});
+  check_grad([counts](const Inputs& x) { return Binomial(10, x[0]).logp(counts); }, {Array::scalar(0.35)});
+  check_grad([counts](const Inputs& x) { return BinomialLogit(10, x[0]).logp(counts); }, {Array::from({-2.0, 0.5, 1.5})});
+  check_grad([counts](const Inputs& x) { return NegativeBinomial(x[0], x[1]).logp(counts); }, {Array::scalar(2.5), Array::scalar(1.7)});
+  check_grad([](const Inputs& x) { return Categorical(x[0]).logp(constant(Array::from(std::vector<std::int64_t>{2, 0, 2, 3}))); },
+             {Array::from({0.2, -1.0, 2.5, 0.0})});
+}

@@ -1,5 +1,6 @@
 /// @file continuous.hpp
-/// @brief Continuous distributions: Normal, HalfNormal, Exponential, Uniform.
+/// @brief Continuous distributions: Normal, HalfNormal, LogNormal, StudentT, Cauchy, HalfCauchy,
+/// Laplace, Exponential, Gamma, InverseGamma, Beta, Uniform.
 #pragma once
 
 #include <cmath>
@@ -11,6 +12,7 @@ namespace symbatch {
 
 namespace detail {
 inline const double half_log_two_pi = 0.5 * std::log(2 * std::numbers::pi);
+inline const double log_pi = std::log(std::numbers::pi);
 }
 
 /// @brief @f$ \log p(x) = -\frac{1}{2}\left(\frac{x-\mu}{\sigma}\right)^2 - \log\sigma - \frac{1}{2}\log 2\pi @f$
@@ -33,11 +35,93 @@ inline Distribution HalfNormal(Param sigma) {
           }};
 }
 
+/// @brief Log of a Normal(`mu`, `sigma`) variable:
+/// @f$ \log p(x) = -\log x - \log\sigma - \frac{1}{2}\log 2\pi - \frac{(\log x - \mu)^2}{2\sigma^2} @f$ for @f$ x > 0 @f$.
+inline Distribution LogNormal(Param mu, Param sigma) {
+  const Variable m = detail::checked("lognormal", "Location parameter", mu, detail::CheckParameter::Rule::finite);
+  const Variable s = detail::checked("lognormal", "Scale parameter", sigma, detail::CheckParameter::Rule::positive);
+  return {"lognormal", Support::positive, 0, 0, DType::f64, [m, s](const Variable& x) {
+            const Variable log_x = log(x);
+            const Variable z = (log_x - m) / s;
+            return detail::in_support(gt(x, constant(0.0)), -0.5 * square(z) - log(s) - log_x - detail::half_log_two_pi);
+          }};
+}
+
+/// @brief Student's t with `nu` degrees of freedom, location `mu`, scale `sigma`:
+/// @f$ \log\Gamma(\frac{\nu+1}{2}) - \log\Gamma(\frac{\nu}{2}) - \frac{1}{2}\log\nu\pi - \log\sigma
+/// - \frac{\nu+1}{2}\log(1 + z^2/\nu) @f$ with @f$ z = (x-\mu)/\sigma @f$.
+inline Distribution StudentT(Param nu, Param mu, Param sigma) {
+  const Variable n = detail::checked("student_t", "Degrees of freedom", nu, detail::CheckParameter::Rule::positive);
+  const Variable m = detail::checked("student_t", "Location parameter", mu, detail::CheckParameter::Rule::finite);
+  const Variable s = detail::checked("student_t", "Scale parameter", sigma, detail::CheckParameter::Rule::positive);
+  return {"student_t", Support::real, 0, 0, DType::f64, [n, m, s](const Variable& x) {
+            const Variable z = (x - m) / s;
+            const Variable half_n1 = 0.5 * (n + 1.0);
+            return lgamma(half_n1) - lgamma(0.5 * n) - 0.5 * (log(n) + detail::log_pi) - log(s) - half_n1 * log1p(square(z) / n);
+          }};
+}
+
+/// @brief Cauchy with location `alpha` and scale `beta`: @f$ -\log\pi - \log\beta - \log(1 + z^2) @f$.
+inline Distribution Cauchy(Param alpha, Param beta) {
+  const Variable a = detail::checked("cauchy", "Location parameter", alpha, detail::CheckParameter::Rule::finite);
+  const Variable b = detail::checked("cauchy", "Scale parameter", beta, detail::CheckParameter::Rule::positive);
+  return {"cauchy", Support::real, 0, 0, DType::f64,
+          [a, b](const Variable& x) { return -detail::log_pi - log(b) - log1p(square((x - a) / b)); }};
+}
+
+/// @brief Half-Cauchy with scale `beta`: @f$ \log 2 - \log\pi - \log\beta - \log(1 + (x/\beta)^2) @f$ for @f$ x \ge 0 @f$.
+inline Distribution HalfCauchy(Param beta) {
+  const Variable b = detail::checked("half_cauchy", "Scale parameter", beta, detail::CheckParameter::Rule::positive);
+  return {"half_cauchy", Support::positive, 0, 0, DType::f64, [b](const Variable& x) {
+            return detail::in_support(ge(x, constant(0.0)), std::log(2.0) - detail::log_pi - log(b) - log1p(square(x / b)));
+          }};
+}
+
+/// @brief Laplace with location `mu` and scale `b`: @f$ -\log 2b - |x - \mu| / b @f$.
+inline Distribution Laplace(Param mu, Param b) {
+  const Variable m = detail::checked("laplace", "Location parameter", mu, detail::CheckParameter::Rule::finite);
+  const Variable s = detail::checked("laplace", "Scale parameter", b, detail::CheckParameter::Rule::positive);
+  return {"laplace", Support::real, 0, 0, DType::f64,
+          [m, s](const Variable& x) { return -std::log(2.0) - log(s) - abs(x - m) / s; }};
+}
+
 /// @brief @f$ \log p(x) = \log\lambda - \lambda x @f$ for @f$ x \ge 0 @f$.
 inline Distribution Exponential(Param lam) {
   const Variable rate = detail::checked("exponential", "Rate parameter", lam, detail::CheckParameter::Rule::positive);
   return {"exponential", Support::positive, 0, 0, DType::f64,
           [rate](const Variable& x) { return detail::in_support(ge(x, constant(0.0)), log(rate) - rate * x); }};
+}
+
+/// @brief Gamma with shape `alpha` and rate `beta`:
+/// @f$ \alpha\log\beta - \log\Gamma(\alpha) + (\alpha - 1)\log x - \beta x @f$ for @f$ x \ge 0 @f$.
+inline Distribution Gamma(Param alpha, Param beta) {
+  const Variable a = detail::checked("gamma", "Shape parameter", alpha, detail::CheckParameter::Rule::positive);
+  const Variable b = detail::checked("gamma", "Rate parameter", beta, detail::CheckParameter::Rule::positive);
+  return {"gamma", Support::positive, 0, 0, DType::f64, [a, b](const Variable& x) {
+            return detail::in_support(ge(x, constant(0.0)), a * log(b) - lgamma(a) + detail::xlogy(a - 1.0, x) - b * x);
+          }};
+}
+
+/// @brief Inverse gamma with shape `alpha` and scale `beta`:
+/// @f$ \alpha\log\beta - \log\Gamma(\alpha) - (\alpha + 1)\log x - \beta / x @f$ for @f$ x > 0 @f$.
+inline Distribution InverseGamma(Param alpha, Param beta) {
+  const Variable a = detail::checked("inverse_gamma", "Shape parameter", alpha, detail::CheckParameter::Rule::positive);
+  const Variable b = detail::checked("inverse_gamma", "Scale parameter", beta, detail::CheckParameter::Rule::positive);
+  return {"inverse_gamma", Support::positive, 0, 0, DType::f64, [a, b](const Variable& x) {
+            return detail::in_support(gt(x, constant(0.0)), a * log(b) - lgamma(a) - (a + 1.0) * log(x) - b / x);
+          }};
+}
+
+/// @brief Beta with shapes `alpha`, `beta`:
+/// @f$ \log\Gamma(\alpha+\beta) - \log\Gamma(\alpha) - \log\Gamma(\beta) + (\alpha-1)\log x + (\beta-1)\log(1-x) @f$ on [0, 1].
+inline Distribution Beta(Param alpha, Param beta) {
+  const Variable a = detail::checked("beta", "Alpha parameter", alpha, detail::CheckParameter::Rule::positive);
+  const Variable b = detail::checked("beta", "Beta parameter", beta, detail::CheckParameter::Rule::positive);
+  return {"beta", Support::interval, 0, 1, DType::f64, [a, b](const Variable& x) {
+            const Variable inside = logical_and(ge(x, constant(0.0)), le(x, constant(1.0)));
+            const Variable log_norm = lgamma(a + b) - lgamma(a) - lgamma(b);
+            return detail::in_support(inside, log_norm + detail::xlogy(a - 1.0, x) + detail::xlog1my(b - 1.0, x));
+          }};
 }
 
 /// @brief @f$ \log p(x) = -\log(b - a) @f$ on @f$ [a, b] @f$ (constant bounds).

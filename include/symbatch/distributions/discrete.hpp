@@ -1,8 +1,11 @@
 /// @file discrete.hpp
-/// @brief Discrete distributions: Bernoulli (probability and logit forms), Poisson.
+/// @brief Discrete distributions: Bernoulli and Binomial (probability and logit forms), Poisson,
+/// NegativeBinomial (mean and dispersion), Categorical (logits).
 #pragma once
 
 #include "symbatch/distributions/distribution.hpp"
+#include "symbatch/ops/reduce.hpp"
+#include "symbatch/ops/shape.hpp"
 
 namespace symbatch {
 
@@ -26,12 +29,81 @@ inline Distribution BernoulliLogit(Param logit_p) {
           }};
 }
 
+namespace detail {
+/// @f$ \log\binom{n}{k} @f$ where @f$ 0 \le k \le n @f$, `-inf` elsewhere.
+inline Variable log_binomial_coefficient(const Variable& n, const Variable& k) {
+  return lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0);
+}
+inline Variable binomial_support(const Variable& n, const Variable& k) { return logical_and(ge(k, constant(0.0)), le(k, n)); }
+}  // namespace detail
+
+/// @brief Binomial with `n` trials and success probability `p`:
+/// @f$ \log\binom{n}{k} + k\log p + (n-k)\log(1-p) @f$ for @f$ 0 \le k \le n @f$.
+inline Distribution Binomial(Param n, Param p) {
+  const Variable trials = detail::checked("binomial", "Number of trials", n, detail::CheckParameter::Rule::count);
+  const Variable q = detail::checked("binomial", "Probability parameter", p, detail::CheckParameter::Rule::unit_interval);
+  return {"binomial", Support::nonnegative_integer, 0, 0, DType::i64, [trials, q](const Variable& k) {
+            const Variable value = cast(k, DType::f64);
+            const Variable logp = detail::log_binomial_coefficient(trials, value) + detail::xlogy(value, q) + detail::xlog1my(trials - value, q);
+            return detail::in_support(detail::binomial_support(trials, value), logp);
+          }};
+}
+
+/// @brief Binomial with `n` trials and log-odds `logit_p`:
+/// @f$ \log\binom{n}{k} + k\log\sigma(\eta) + (n-k)\log\sigma(-\eta) @f$, stable for any @f$ \eta @f$.
+inline Distribution BinomialLogit(Param n, Param logit_p) {
+  const Variable trials = detail::checked("binomial_logit", "Number of trials", n, detail::CheckParameter::Rule::count);
+  const Variable eta = detail::checked("binomial_logit", "Logit parameter", logit_p, detail::CheckParameter::Rule::finite);
+  return {"binomial_logit", Support::nonnegative_integer, 0, 0, DType::i64, [trials, eta](const Variable& k) {
+            const Variable value = cast(k, DType::f64);
+            const Variable logp = detail::log_binomial_coefficient(trials, value) + value * log_sigmoid(eta) + (trials - value) * log_sigmoid(-eta);
+            return detail::in_support(detail::binomial_support(trials, value), logp);
+          }};
+}
+
 /// @brief Poisson with mean `mu`: @f$ k \log\mu - \mu - \log k! @f$ for integers @f$ k \ge 0 @f$.
 inline Distribution Poisson(Param mu) {
   const Variable m = detail::checked("poisson", "Mean parameter", mu, detail::CheckParameter::Rule::positive);
   return {"poisson", Support::nonnegative_integer, 0, 0, DType::i64, [m](const Variable& k) {
             const Variable value = cast(k, DType::f64);
             return detail::in_support(ge(value, constant(0.0)), value * log(m) - m - lgamma(value + 1.0));
+          }};
+}
+
+/// @brief Negative binomial with mean `mu` and dispersion `alpha` (variance @f$ \mu + \mu^2/\alpha @f$):
+/// @f$ \log\Gamma(k+\alpha) - \log\Gamma(\alpha) - \log k! - \alpha\log(1 + \mu/\alpha) + k\log\frac{\mu}{\mu+\alpha} @f$.
+inline Distribution NegativeBinomial(Param mu, Param alpha) {
+  const Variable m = detail::checked("negative_binomial", "Mean parameter", mu, detail::CheckParameter::Rule::positive);
+  const Variable a = detail::checked("negative_binomial", "Dispersion parameter", alpha, detail::CheckParameter::Rule::positive);
+  return {"negative_binomial", Support::nonnegative_integer, 0, 0, DType::i64, [m, a](const Variable& k) {
+            const Variable value = cast(k, DType::f64);
+            const Variable logp = lgamma(value + a) - lgamma(a) - lgamma(value + 1.0) - a * log1p(m / a) + value * (log(m) - log(m + a));
+            return detail::in_support(ge(value, constant(0.0)), logp);
+          }};
+}
+
+/// @brief Categorical over `K` classes with unnormalised log-probabilities `logits` (last axis
+/// of length `K`, known when the model is built): @f$ \eta_k - \log\sum_j e^{\eta_j} @f$ for
+/// @f$ k \in \{0, \dots, K-1\} @f$. `logits` is either one row `(K,)` shared by every value or
+/// one row per value (shape `value.shape + (K,)`).
+/// @throws std::invalid_argument if `logits` is a scalar or its last dimension is not static.
+inline Distribution Categorical(Param logits) {
+  const Variable eta = detail::checked("categorical", "Logits", logits, detail::CheckParameter::Rule::finite);
+  if (eta.rank() == 0) throw_invalid("categorical", "Logits must have a class axis, got shape ", eta.type().shape_str());
+  const std::int64_t classes = eta.type().shape.back();
+  if (classes == Type::unknown)
+    throw_invalid("categorical", "Logits have shape ", eta.type().shape_str(), ": the number of classes (last axis) must be known when the model is built");
+  std::vector<double> labels(static_cast<std::size_t>(classes));
+  for (std::int64_t j = 0; j < classes; ++j) labels[static_cast<std::size_t>(j)] = static_cast<double>(j);
+  const Variable class_labels = constant(Array::from(labels));
+  return {"categorical", Support::nonnegative_integer, 0, 0, DType::i64, [eta, classes, class_labels](const Variable& k) {
+            const Variable value = cast(k, DType::f64);
+            const Variable rows = eta.rank() == 1 ? eta : reshape(eta, {-1, classes});
+            const Variable one_hot = eq(reshape(value, {-1, 1}), class_labels);  // (values, K)
+            const Variable picked = sum(where(one_hot, rows, constant(0.0)), -1);
+            const Variable logp = reshape_like(picked - logsumexp(rows, -1), value);
+            const Variable inside = logical_and(ge(value, constant(0.0)), lt(value, constant(static_cast<double>(classes))));
+            return detail::in_support(inside, logp);
           }};
 }
 

@@ -44,7 +44,7 @@ namespace detail {
 /// the check (`normal: Scale parameter is -1, but must be positive`).
 class CheckParameter final : public Op {
  public:
-  enum class Rule { positive, unit_interval, finite };
+  enum class Rule { positive, unit_interval, finite, count };
   CheckParameter(std::string function, std::string parameter, Rule rule)
       : function_(std::move(function)), parameter_(std::move(parameter)), rule_(rule) {}
   std::string name() const override { return "check"; }
@@ -70,6 +70,7 @@ class CheckParameter final : public Op {
   void check(double value, std::int64_t index) const {
     const bool ok = rule_ == Rule::positive        ? value > 0 && std::isfinite(value)
                     : rule_ == Rule::unit_interval ? value >= 0 && value <= 1
+                    : rule_ == Rule::count         ? value >= 0 && std::isfinite(value) && value == std::floor(value)
                                                    : std::isfinite(value);
     if (ok) return;
     const std::string name = index < 0 ? parameter_ : parameter_ + "[" + std::to_string(index) + "]";
@@ -80,6 +81,8 @@ class CheckParameter final : public Op {
         break;
       case Rule::unit_interval: check_bounded(function_, name, value, 0, 1); break;
       case Rule::finite: check_finite(function_, name, value); break;
+      case Rule::count:
+        throw_domain(function_, name, " is ", detail::format_number(value), ", but must be a nonnegative integer");
     }
   }
 
@@ -100,6 +103,15 @@ inline Variable checked(const std::string& function, const std::string& paramete
     return value.variable;
   }
   return make_apply<CheckParameter>({value.variable}, function, parameter, rule);
+}
+
+/// `a * log(x)`, taken as 0 where `a == 0` (so a density's `(alpha - 1) log x` is finite at
+/// `x = 0` when `alpha = 1`, as in `scipy.special.xlogy`).
+inline Variable xlogy(const Variable& a, const Variable& x) { return where(eq(a, constant(0.0)), constant(0.0), a * log(x)); }
+
+/// `a * log1p(-x)`, taken as 0 where `a == 0`.
+inline Variable xlog1my(const Variable& a, const Variable& x) {
+  return where(eq(a, constant(0.0)), constant(0.0), a * log1p(-x));
 }
 
 /// `value` where `condition`, `-inf` elsewhere (values outside the support).
