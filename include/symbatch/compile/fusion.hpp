@@ -4,7 +4,9 @@
 /// instead of one pass over memory (and one buffer) per op.
 #pragma once
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -160,64 +162,154 @@ inline std::optional<FusedElemwise::Kind> fusable_kind(const ApplyNode& node, co
 }  // namespace detail
 
 /// @brief Replaces each maximal tree of fusable elementwise applies (each intermediate used
-/// once, inside the tree) by one `FusedElemwise` apply. Returns the new outputs.
+/// only inside the tree) by one `FusedElemwise` apply. Returns the new outputs.
+///
+/// Groups are found on the original graph, roots taken from the outputs down; then one
+/// topological pass builds the new graph, mapping each old variable to its new one, so the
+/// work is linear in the size of the graph. A group grows upwards through the inputs of its
+/// members, except the shape-only input of `sum_to` and `unreduce`. A kernel whose output is
+/// also used outside the group is recomputed inside the loop (cheaper than a pass over memory)
+/// when its own inputs all come from outside the group; it stays in the graph for its other
+/// consumers.
 inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
   constexpr std::size_t max_instructions = 48;
-  std::vector<Variable> current(outputs.begin(), outputs.end());
-  const std::vector<ApplyNode*> order = toposort(current);
+  const std::vector<ApplyNode*> order = toposort(outputs);
+  std::unordered_map<const ApplyNode*, std::size_t> position;
   std::unordered_map<const VariableNode*, int> uses;
-  for (ApplyNode* node : order)
-    for (const Variable& input : node->inputs()) ++uses[input.get()];
-  for (const Variable& output : current) uses[output.get()] += 2;  // an output is used outside any group
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    position[order[i]] = i;
+    for (const Variable& input : order[i]->inputs()) ++uses[input.get()];
+  }
+  for (const Variable& output : outputs) uses[output.get()] += 2;  // an output is used outside any group
 
+  // 1. Groups, on the original graph.
+  struct Group {
+    std::shared_ptr<const FusedElemwise> op;
+    std::vector<Variable> external;  // the fused apply's inputs, as variables of the original graph
+  };
+  std::vector<Group> groups;
+  std::unordered_map<const ApplyNode*, std::size_t> group_of;  // root -> its group
   std::unordered_set<const ApplyNode*> grouped;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     ApplyNode* root = *it;
     if (grouped.count(root) || root->output(0).rank() == 0) continue;
     const Type type = root->output(0).type();
-    if (!detail::fusable_kind(*root, type)) continue;
-    // Grow the group upwards through inputs used only by the group.
+    const auto root_kind = detail::fusable_kind(*root, type);
+    if (!root_kind) continue;
     std::vector<ApplyNode*> members{root};
+    std::vector<FusedElemwise::Kind> kinds{*root_kind};
     std::unordered_set<const ApplyNode*> in_group{root};
-    for (std::size_t k = 0; k < members.size(); ++k)
-      for (const Variable& input : members[k]->inputs()) {
+    std::unordered_set<const ApplyNode*> leaves;               // recomputed producers, not grown through
+    std::unordered_set<const VariableNode*> leaf_inputs;       // their inputs, which stay outside
+    std::unordered_map<const VariableNode*, int> inside_uses;  // uses of each variable by members
+    for (const Variable& input : root->inputs()) ++inside_uses[input.get()];
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      if (leaves.count(members[k])) continue;
+      // The second input of `sum_to` and `unreduce` is read only for its shape.
+      const std::size_t read = kinds[k] == FusedElemwise::Kind::kernel ? members[k]->inputs().size() : 1;
+      for (std::size_t a = 0; a < read; ++a) {
+        const Variable& input = members[k]->input(a);
         ApplyNode* owner = input.owner();
-        if (!owner || in_group.count(owner) || grouped.count(owner) || members.size() >= max_instructions) continue;
+        if (!owner || in_group.count(owner) || grouped.count(owner) || leaf_inputs.count(input.get()) ||
+            members.size() >= max_instructions)
+          continue;
         const auto kind = detail::fusable_kind(*owner, type);
-        // A producer used elsewhere too is recomputed inside the loop (cheaper than a pass over
-        // memory); it stays in the graph for its other consumers.
-        if (!kind || (uses[input.get()] != 1 && *kind != FusedElemwise::Kind::kernel)) continue;
+        if (!kind) continue;
+        // A producer used elsewhere too is recomputed inside the loop, but only a kernel whose
+        // inputs all come from outside the group: recomputation stays one op deep.
+        const bool shared = inside_uses[input.get()] != uses[input.get()];
+        if (shared) {
+          if (*kind != FusedElemwise::Kind::kernel) continue;
+          bool outside = true;
+          for (const Variable& producer_input : owner->inputs())
+            outside = outside && !(producer_input.owner() && in_group.count(producer_input.owner()));
+          if (!outside) continue;
+          leaves.insert(owner);
+          for (const Variable& producer_input : owner->inputs()) leaf_inputs.insert(producer_input.get());
+        }
         members.push_back(owner);
+        kinds.push_back(*kind);
         in_group.insert(owner);
+        for (const Variable& producer_input : owner->inputs()) ++inside_uses[producer_input.get()];
       }
+    }
     if (members.size() < 2) continue;
+    // A member none of whose users is outside the group is gone from the new graph.
     for (ApplyNode* member : members)
-      if (uses[member->output(0).get()] == 1 || member == root) grouped.insert(member);
+      if (member == root || inside_uses[member->output(0).get()] == uses[member->output(0).get()]) grouped.insert(member);
     // Program in topological order (members were found root first, walking up).
-    std::vector<ApplyNode*> program_order;
-    for (ApplyNode* node : order)
-      if (in_group.count(node)) program_order.push_back(node);
-    std::vector<Variable> external;
+    std::vector<std::size_t> program_order(members.size());
+    for (std::size_t k = 0; k < members.size(); ++k) program_order[k] = k;
+    std::sort(program_order.begin(), program_order.end(),
+              [&](std::size_t a, std::size_t b) { return position.at(members[a]) < position.at(members[b]); });
+    Group group;
     std::unordered_map<const VariableNode*, int> reg;
-    for (ApplyNode* node : program_order)
-      for (const Variable& input : node->inputs())
+    for (std::size_t k : program_order)
+      for (const Variable& input : members[k]->inputs())
         if (!(input.owner() && in_group.count(input.owner())) && !reg.count(input.get())) {
-          reg[input.get()] = static_cast<int>(external.size());
-          external.push_back(input);
+          reg[input.get()] = static_cast<int>(group.external.size());
+          group.external.push_back(input);
         }
     std::vector<FusedElemwise::Instruction> program;
-    for (ApplyNode* node : program_order) {
-      FusedElemwise::Instruction instruction{node->op_ptr(), dynamic_cast<const ElemwiseKernel*>(&node->op()), {},
-                                             *detail::fusable_kind(*node, type)};
+    for (std::size_t k : program_order) {
+      ApplyNode* node = members[k];
+      FusedElemwise::Instruction instruction{node->op_ptr(), dynamic_cast<const ElemwiseKernel*>(&node->op()), {}, kinds[k]};
       for (const Variable& input : node->inputs()) instruction.args.push_back(reg.at(input.get()));
-      reg[node->output(0).get()] = static_cast<int>(external.size() + program.size());
+      reg[node->output(0).get()] = static_cast<int>(group.external.size() + program.size());
       program.push_back(std::move(instruction));
     }
-    Variable fused = apply1(std::make_shared<const FusedElemwise>(std::move(program), external.size(), type), external);
-    fused.set_name(root->output(0).name());
-    current = replace(current, {{root->output(0), fused}});
+    group.op = std::make_shared<const FusedElemwise>(std::move(program), group.external.size(), type);
+    group_of[root] = groups.size();
+    groups.push_back(std::move(group));
   }
-  return current;
+
+  // 2. The applies the new graph needs: a group's root needs its external inputs, any other
+  // apply its own inputs. Consumers come after their producers in `order`.
+  std::unordered_set<const ApplyNode*> needed;
+  for (const Variable& output : outputs)
+    if (output.owner()) needed.insert(output.owner());
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    if (!needed.count(*it)) continue;
+    auto found = group_of.find(*it);
+    for (const Variable& input : found == group_of.end() ? (*it)->inputs() : groups[found->second].external)
+      if (input.owner()) needed.insert(input.owner());
+  }
+
+  // 3. One topological pass: each needed apply is rebuilt when one of its inputs changed (a
+  // root becomes its fused apply); unchanged subgraphs are shared with the original.
+  std::unordered_map<const VariableNode*, Variable> mapped;
+  auto map = [&](const Variable& variable) {
+    auto found = mapped.find(variable.get());
+    return found == mapped.end() ? variable : found->second;
+  };
+  for (ApplyNode* node : order) {
+    if (!needed.count(node)) continue;
+    if (auto found = group_of.find(node); found != group_of.end()) {
+      const Group& group = groups[found->second];
+      std::vector<Variable> inputs;
+      for (const Variable& input : group.external) inputs.push_back(map(input));
+      Variable fused = apply1(group.op, std::move(inputs));
+      fused.set_name(node->output(0).name());
+      mapped[node->output(0).get()] = fused;
+      continue;
+    }
+    std::vector<Variable> inputs;
+    bool changed = false;
+    for (const Variable& input : node->inputs()) {
+      inputs.push_back(map(input));
+      changed = changed || !(inputs.back() == input);
+    }
+    if (!changed) continue;
+    auto rebuilt = ApplyNode::make(node->op_ptr(), std::move(inputs));
+    for (std::size_t i = 0; i < node->num_outputs(); ++i) {
+      Variable output = rebuilt->output(i);
+      output.set_name(node->output(i).name());
+      mapped[node->output(i).get()] = output;
+    }
+  }
+  std::vector<Variable> result;
+  for (const Variable& output : outputs) result.push_back(map(output));
+  return result;
 }
 
 }  // namespace symbatch
