@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   model.observed("y", Normal(matmul(batch[0], beta), sigma), batch[1], TotalSize(rows));
 
   const auto start = std::chrono::steady_clock::now();
-  const MapResult fit = find_map(model, {.iterations = iterations, .optimizer = {.learning_rate = 0.01}, .seed = 1});
+  const MapResult fit = find_map(model, {.iterations = iterations, .optimizer = Adam{.learning_rate = 0.01}, .seed = 1});
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::printf("minibatch MAP: %lld rows x %lld features, batch %lld, %lld iterations, %.1f us per iteration\n",

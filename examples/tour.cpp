@@ -31,7 +31,7 @@ int main() {
   std::cout << "logp " << result[0].item() << ", d/dslope " << result[1].item() << "\n";
 
   // Or fit it: minibatch MAP with Adam.
-  MapResult fit = find_map(model, {.iterations = 2000, .optimizer = {.learning_rate = 0.05}});
+  MapResult fit = find_map(model, {.iterations = 2000, .optimizer = Adam{.learning_rate = 0.05}});
   std::cout << "slope " << fit.point.at("slope").item() << "\n";
   // [tour]
   return std::abs(fit.point.at("slope").item() - 1.0) < 0.01 ? 0 : 1;

@@ -10,6 +10,7 @@
 #include "symbatch/grad/grad.hpp"
 #include "symbatch/graph/print.hpp"
 #include "symbatch/graph/walk.hpp"
+#include "symbatch/inference/advi.hpp"
 #include "symbatch/inference/map.hpp"
 #include "symbatch/minibatch/minibatch.hpp"
 #include "symbatch/model/model.hpp"

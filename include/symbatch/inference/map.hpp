@@ -15,7 +15,7 @@ namespace symbatch {
 /// @brief Options of `find_map`.
 struct MapOptions {
   std::int64_t iterations = 1000;
-  Adam optimizer = {};
+  Optimizer optimizer = Adam{};
   std::uint64_t seed = 0;  ///< reseeds the model's RNGs (the minibatch draws)
 };
 

@@ -1,10 +1,13 @@
 /// @file optimizers.hpp
-/// @brief First-order optimizers as `compile` updates on shared parameters: SGD and Adam.
+/// @brief First-order optimizers as `compile` updates on shared parameters: SGD, momentum
+/// (classical and Nesterov), Adam and PyMC's windowed Adagrad.
 /// Each returns the updates that take one step downhill on `loss`; optimizer state (moments,
 /// step count) lives in shared variables of its own.
 #pragma once
 
 #include <cmath>
+#include <string>
+#include <variant>
 #include <vector>
 
 #include "symbatch/compile/function.hpp"
@@ -15,6 +18,24 @@ namespace symbatch {
 /// @brief Plain gradient descent: @f$ \theta \leftarrow \theta - \eta \nabla L @f$.
 struct Sgd {
   double learning_rate = 0.001;
+};
+
+/// @brief Gradient descent with momentum: @f$ v \leftarrow \mu v - \eta \nabla L @f$, then
+/// @f$ \theta \leftarrow \theta + v @f$, or with `nesterov`
+/// @f$ \theta \leftarrow \theta + \mu v - \eta \nabla L @f$ (the look-ahead form Lasagne and PyMC use).
+struct Momentum {
+  double learning_rate = 0.001;
+  double momentum = 0.9;
+  bool nesterov = false;
+};
+
+/// @brief Adagrad over a sliding window of the last `window` squared gradients (PyMC's
+/// `adagrad_window`): @f$ \theta \leftarrow \theta - \eta\, g / \sqrt{\sum_{w} g_w^2 + \epsilon} @f$.
+/// The window starts filled with zeros.
+struct AdagradWindow {
+  double learning_rate = 0.001;
+  double epsilon = 0.1;
+  std::int64_t window = 10;
 };
 
 /// @brief Adam (Kingma and Ba, 2015) with bias-corrected moments.
@@ -40,6 +61,50 @@ inline std::vector<Update> updates(const Sgd& options, const Variable& loss, con
   const std::vector<Variable> grads = grad(loss, parameters);
   std::vector<Update> result;
   for (std::size_t i = 0; i < parameters.size(); ++i) result.push_back({parameters[i], parameters[i] - options.learning_rate * grads[i]});
+  return result;
+}
+
+/// @brief Updates for one momentum (or Nesterov momentum) step on `loss`.
+inline std::vector<Update> updates(const Momentum& options, const Variable& loss, const std::vector<Variable>& parameters) {
+  detail::check_parameters("momentum", parameters);
+  check_positive("momentum", "Learning rate", options.learning_rate);
+  check_bounded("momentum", "Momentum", options.momentum, 0, 1);
+  const std::vector<Variable> grads = grad(loss, parameters);
+  std::vector<Update> result;
+  for (std::size_t i = 0; i < parameters.size(); ++i) {
+    const Variable velocity = shared(Array::zeros(DType::f64, get_value(parameters[i]).shape()), parameters[i].name() + "_velocity");
+    const Variable step = -options.learning_rate * grads[i];
+    const Variable next_velocity = options.momentum * velocity + step;
+    result.push_back({velocity, next_velocity});
+    result.push_back({parameters[i], parameters[i] + (options.nesterov ? options.momentum * next_velocity + step : next_velocity)});
+  }
+  return result;
+}
+
+/// @brief Updates for one windowed-Adagrad step on `loss`: the newest squared gradient replaces
+/// the oldest of the window's `window` slots (shared arrays of the parameter's shape).
+inline std::vector<Update> updates(const AdagradWindow& options, const Variable& loss, const std::vector<Variable>& parameters) {
+  detail::check_parameters("adagrad_window", parameters);
+  check_positive("adagrad_window", "Learning rate", options.learning_rate);
+  check_positive("adagrad_window", "Epsilon", options.epsilon);
+  if (options.window < 1) throw_invalid("adagrad_window", "Window is ", options.window, ", but must be at least 1");
+  const std::vector<Variable> grads = grad(loss, parameters);
+  // The slot the newest squared gradient goes to: 0, 1, ..., window - 1, 0, ...
+  const Variable slot = shared(Array::scalar(0.0), "adagrad_window_slot");
+  const double last = static_cast<double>(options.window - 1);
+  std::vector<Update> result{{slot, where(eq(slot, constant(last)), constant(0.0), slot + 1.0)}};
+  for (std::size_t i = 0; i < parameters.size(); ++i) {
+    const Variable squared = square(grads[i]);
+    Variable total = constant(0.0);
+    for (std::int64_t w = 0; w < options.window; ++w) {
+      const Variable held = shared(Array::zeros(DType::f64, get_value(parameters[i]).shape()),
+                                   parameters[i].name() + "_adagrad_" + std::to_string(w));
+      const Variable next = where(eq(slot, constant(static_cast<double>(w))), squared, held);
+      result.push_back({held, next});
+      total = total + next;
+    }
+    result.push_back({parameters[i], parameters[i] - options.learning_rate * grads[i] / sqrt(total + options.epsilon)});
+  }
   return result;
 }
 
@@ -70,6 +135,14 @@ inline std::vector<Update> updates(const Adam& options, const Variable& loss, co
     result.push_back({parameters[i], parameters[i] - delta});
   }
   return result;
+}
+
+/// @brief Any of the optimizers, for options structs that let the user choose.
+using Optimizer = std::variant<Sgd, Momentum, Adam, AdagradWindow>;
+
+/// @brief Updates for one step of whichever optimizer `options` holds.
+inline std::vector<Update> updates(const Optimizer& options, const Variable& loss, const std::vector<Variable>& parameters) {
+  return std::visit([&](const auto& optimizer) { return updates(optimizer, loss, parameters); }, options);
 }
 
 }  // namespace symbatch
