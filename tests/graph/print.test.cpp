@@ -99,3 +99,12 @@ TEST_CASE("print: leaves alone and ids past Z", "[graph][print]") {
   CHECK(text.find("exp [id AA] f64()\n") != std::string::npos);
   CHECK(text.find("exp [id Z] f64()\n") != std::string::npos);
 }
+
+TEST_CASE("print: a null variable is an error, and nothing is written", "[graph][print]") {
+  CHECK_THROWS_AS(print(Variable{}), std::invalid_argument);
+  CHECK_THROWS_WITH(print(Variable{}), "print: output 1/1 is a null variable");
+  const std::vector<Variable> outputs{input("x"), Variable{}};
+  std::ostringstream out;
+  CHECK_THROWS_WITH(print(outputs, out), "print: output 2/2 is a null variable");
+  CHECK(out.str().empty());
+}

@@ -183,3 +183,25 @@ TEST_CASE("elemwise: trigamma has no gradient and says so", "[ops][elemwise][gra
                     "grad: the cost depends on input 1 of trigamma, which has no gradient (trigamma has no gradient in symbatch (it would "
                     "need the tetragamma function))");
 }
+
+TEST_CASE("elemwise: a null variable is an error naming the op and the input", "[ops][elemwise][errors]") {
+  const Variable x = input("x", DType::f64, {Type::unknown});
+  const Variable flag = input("flag", DType::boolean, {Type::unknown});
+  CHECK_THROWS_AS(add(Variable{}, x), std::invalid_argument);
+  CHECK_THROWS_WITH(add(Variable{}, x), "add: input 1/2 is a null variable");
+  CHECK_THROWS_WITH(mul(x, Variable{}), "mul: input 2/2 is a null variable");
+  CHECK_THROWS_WITH(pow(Variable{}, Variable{}), "pow: input 1/2 is a null variable");
+  CHECK_THROWS_WITH(lt(x, Variable{}), "lt: input 2/2 is a null variable");
+  CHECK_THROWS_WITH(logical_and(Variable{}, flag), "logical_and: input 1/2 is a null variable");
+  CHECK_THROWS_WITH(x + Variable{}, "add: input 2/2 is a null variable");
+  CHECK_THROWS_WITH(Variable{} * 2.0, "mul: input 1/2 is a null variable");
+  CHECK_THROWS_AS(exp(Variable{}), std::invalid_argument);
+  CHECK_THROWS_WITH(exp(Variable{}), "exp: input 1/1 is a null variable");
+  CHECK_THROWS_WITH(neg(Variable{}), "neg: input 1/1 is a null variable");
+  CHECK_THROWS_WITH(-Variable{}, "neg: input 1/1 is a null variable");
+  CHECK_THROWS_WITH(logical_not(Variable{}), "logical_not: input 1/1 is a null variable");
+  CHECK_THROWS_WITH(cast(Variable{}, DType::i64), "cast: input 1/1 is a null variable");
+  CHECK_THROWS_WITH(where(Variable{}, x, x), "where: input 1/3 is a null variable");
+  CHECK_THROWS_WITH(where(flag, x, Variable{}), "where: input 3/3 is a null variable");
+  CHECK_THROWS_WITH(zeros_like(Variable{}), "zeros_like: input 1/1 is a null variable");
+}

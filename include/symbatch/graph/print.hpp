@@ -54,7 +54,10 @@ inline std::string make_id(std::size_t number) {
 ///  |- exp [id C] f64(?,)
 ///      |- input [id B] 'x' f64(?,)
 /// @endcode
+/// Throws `std::invalid_argument` when an output is a null variable, before writing anything.
 inline void print(std::span<const Variable> outputs, std::ostream& out) {
+  for (std::size_t i = 0; i < outputs.size(); ++i)
+    if (!outputs[i]) throw_invalid("print", "output ", i + 1, "/", outputs.size(), " is a null variable");
   std::unordered_map<const void*, std::string> ids;
   std::unordered_set<const void*> expanded;
   auto id_of = [&](const Variable& variable) {

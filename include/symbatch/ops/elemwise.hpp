@@ -4,11 +4,13 @@
 ///
 /// Factories promote mixed dtypes the NumPy way before building the op (`i64 + f64` casts the
 /// integer to `f64`; bool arithmetic becomes `i64`; floating functions cast integers to `f64`),
-/// so every kernel sees inputs of one dtype.
+/// so every kernel sees inputs of one dtype. A null (default-constructed) input throws
+/// `std::invalid_argument`: `add: input 1/2 is a null variable`.
 #pragma once
 
 #include <Eigen/Core>
 #include <cmath>
+#include <string_view>
 
 #include "symbatch/ops/broadcast.hpp"
 #include "symbatch/ops/scalar_math.hpp"
@@ -35,6 +37,12 @@ concept HasArrayForm2 = requires(const Eigen::Map<const Eigen::ArrayXd>& a) { Fn
 inline Variable unbroadcast(const Variable& g, const Variable& input) {
   if (input.type().shape == g.type().shape && input.type().is_static()) return g;
   return sum_to(g, input);
+}
+
+/// Throws `std::invalid_argument` when input `index` (of `count`) of `function` is a null
+/// (default-constructed) variable: `add: input 1/2 is a null variable`.
+inline void check_not_null(std::string_view function, const Variable& x, int index, int count) {
+  if (!x) throw_invalid(function, "input ", index, "/", count, " is a null variable");
 }
 
 }  // namespace detail
@@ -250,6 +258,7 @@ class Cast final : public Op {
 /// @brief Converts `x` to `dtype` (no node when it already has that dtype; constants are
 /// converted directly).
 inline Variable cast(const Variable& x, DType dtype) {
+  detail::check_not_null("cast", x, 1, 1);
   if (x.dtype() == dtype) return x;
   if (x.is_constant() && is_numeric(x.dtype()) && is_numeric(dtype)) {
     const Array& value = x.constant_value();
@@ -447,6 +456,8 @@ inline DType numeric_dtype(DType a, DType b) {
 
 template <class Fn>
 Variable binary(const Variable& a, const Variable& b) {
+  check_not_null(Fn::name, a, 1, 2);
+  check_not_null(Fn::name, b, 2, 2);
   DType dtype = numeric_dtype(a.dtype(), b.dtype());
   if constexpr (Fn::domain == Domain::floating) dtype = DType::f64;
   if constexpr (Fn::domain == Domain::logical) dtype = DType::boolean;
@@ -456,6 +467,7 @@ Variable binary(const Variable& a, const Variable& b) {
 }
 template <class Fn>
 Variable unary(const Variable& x) {
+  check_not_null(Fn::name, x, 1, 1);
   if (!is_numeric(x.dtype())) throw_invalid(Fn::name, "input 1/1 has dtype ", dtype_name(x.dtype()), ", expected a numeric dtype");
   DType dtype = x.dtype() == DType::boolean ? DType::i64 : x.dtype();
   if constexpr (Fn::domain == Domain::floating) dtype = DType::f64;
@@ -554,12 +566,16 @@ class Where final : public Op {
 };
 
 inline Variable where(const Variable& condition, const Variable& a, const Variable& b) {
+  detail::check_not_null("where", condition, 1, 3);
+  detail::check_not_null("where", a, 2, 3);
+  detail::check_not_null("where", b, 3, 3);
   const DType dtype = detail::promote(a.dtype(), b.dtype());
   return make_apply<Where>({cast(condition, DType::boolean), cast(a, dtype), cast(b, dtype)});
 }
 
 /// @brief A graph of zeros with the shape and dtype of `x`.
 inline Variable zeros_like(const Variable& x) {
+  detail::check_not_null("zeros_like", x, 1, 1);
   return broadcast_like(cast(constant(0.0), x.dtype()), x);
 }
 
