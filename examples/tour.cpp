@@ -1,6 +1,6 @@
-// The README's tour, compiled and run by the test suite so it cannot drift.
+// The README's tour, compiled and run by the test suite so it cannot drift (a test also checks
+// that the README shows exactly the lines between the [tour] markers).
 #include <cmath>
-#include <cstring>
 #include <iostream>
 
 #include "symbatch/symbatch.hpp"
@@ -10,8 +10,10 @@ int main() {
   // [tour]
   // Data: two arrays with the same rows, held by shared variables (replaceable with set_value).
   const std::int64_t n = 1000;
-  Variable x = shared(Array::arange(n), "x");
-  Variable y = shared(Array::arange(n), "y");
+  std::vector<double> xs(n), ys(n);
+  for (std::int64_t i = 0; i < n; ++i) xs[i] = i / 100.0, ys[i] = 2 * xs[i] + std::sin(i);
+  Variable x = shared(Array::from(xs), "x");
+  Variable y = shared(Array::from(ys), "y");
 
   // One minibatch call: both views come from ONE random node, so their rows always match.
   std::vector<Variable> batch = minibatch(32, {x, y});
@@ -30,9 +32,18 @@ int main() {
   const std::vector<Array>& result = f({Array::scalar(1.0), Array::scalar(0.0)});
   std::cout << "logp " << result[0].item() << ", d/dslope " << result[1].item() << "\n";
 
-  // Or fit it: minibatch MAP with Adam.
-  MapResult fit = find_map(model, {.iterations = 2000, .optimizer = Adam{.learning_rate = 0.05}});
-  std::cout << "slope " << fit.point.at("slope").item() << "\n";
+  // Fit it: minibatch MAP with Adam...
+  MapResult map = find_map(model, {.iterations = 2000, .optimizer = Adam{.learning_rate = 0.05}});
+  std::cout << "MAP slope " << map.point.at("slope").item() << "\n";
+
+  // ...or mean-field ADVI: posterior means and sds in the constrained space, and samples.
+  FitResult advi = fit(model, 20000, {.optimizer = Adam{.learning_rate = 0.02}});
+  auto posterior = advi.approximation.moments();
+  std::cout << "slope " << posterior.at("slope").mean.item() << " +- " << posterior.at("slope").sd.item()
+            << ", noise " << posterior.at("noise").mean.item() << "\n";
+  std::map<std::string, Array> draws = advi.approximation.sample(100);  // draws.at("noise"): shape (100,)
   // [tour]
-  return std::abs(fit.point.at("slope").item() - 1.0) < 0.01 ? 0 : 1;
+  const bool ok = std::abs(map.point.at("slope").item() - 2) < 0.05 && std::abs(posterior.at("slope").mean.item() - 2) < 0.05 &&
+                  std::abs(posterior.at("noise").mean.item() - 0.707) < 0.1 && draws.at("noise").shape() == Shape{100};
+  return ok ? 0 : 1;
 }

@@ -1,0 +1,15 @@
+# Checks that README.md's tour shows exactly the lines of examples/tour.cpp between its
+# "// [tour]" markers (dedented by two spaces), so the documented code is the tested code.
+file(READ "${SOURCE_DIR}/examples/tour.cpp" tour)
+file(READ "${SOURCE_DIR}/README.md" readme)
+string(REGEX MATCH "// \\[tour\\]\n(.*)\n  // \\[tour\\]" _ "${tour}")
+if(NOT CMAKE_MATCH_1)
+  message(FATAL_ERROR "examples/tour.cpp has no pair of // [tour] markers")
+endif()
+# (CMake's ^ also matches where a previous replacement ended, so dedent after a newline only.)
+string(REPLACE "\n  " "\n" body "\n${CMAKE_MATCH_1}")
+string(SUBSTRING "${body}" 1 -1 body)
+string(FIND "${readme}" "${body}" position)
+if(position EQUAL -1)
+  message(FATAL_ERROR "README.md does not show the tour of examples/tour.cpp; paste these lines into its tour:\n${body}")
+endif()
