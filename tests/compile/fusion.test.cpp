@@ -198,3 +198,15 @@ TEST_CASE("fusion: the shape-only input of sum_to and unreduce does not pull its
     check_same(run_on_off({x, y}, {cost, grads[0], grads[1]}, values));
   }
 }
+
+TEST_CASE("fusion: the shape-only input of sum_to and unreduce may have another dtype", "[compile][fusion]") {
+  const Variable y = input("y", DType::f64, {Type::unknown});
+  const Variable k = input("k", DType::i64, {Type::unknown});
+  const Variable passed = sum_to(y * 3.0, k) + 1.0;
+  const Variable filled = apply1(std::make_shared<const Unreduce>(std::nullopt, false), {sum(y), k}) * y;
+  const OnOff result = run_on_off({y, k}, {passed, filled}, {Array::from({1.0, 2.0}), Array::from(std::vector<std::int64_t>{5, 6})});
+  CHECK(result.fused_ops == 2);
+  check_same(result);
+  CHECK(result.fused[0] == std::vector<double>{4.0, 7.0});
+  CHECK(result.fused[1] == std::vector<double>{3.0, 6.0});
+}

@@ -90,7 +90,10 @@ class FusedElemwise final : public Op {
       const std::int64_t count = std::min(block, total - start);
       for (std::size_t i = 0; i < program_.size(); ++i) {
         const Instruction& instruction = program_[i];
-        for (std::size_t a = 0; a < instruction.args.size(); ++a) {
+        // `pass` and `fill` read only their first argument; the second, of any dtype, gives
+        // the shape (checked in `perform`).
+        const std::size_t read = instruction.kind == Kind::kernel ? instruction.args.size() : 1;
+        for (std::size_t a = 0; a < read; ++a) {
           const int reg = instruction.args[a];
           if (reg < static_cast<int>(num_inputs_)) {
             const Array& input = *in[static_cast<std::size_t>(reg)];
