@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <string>
 #include <vector>
@@ -209,4 +210,86 @@ TEST_CASE("fusion: the shape-only input of sum_to and unreduce may have another 
   check_same(result);
   CHECK(result.fused[0] == std::vector<double>{4.0, 7.0});
   CHECK(result.fused[1] == std::vector<double>{3.0, 6.0});
+}
+
+namespace {
+
+bool has_op(const Function& function, const std::string& description) {
+  for (const ApplyNode* node : function.schedule())
+    if (node->op().describe() == description) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("fusion: a sum of a fused chain accumulates in the loop and matches the closed form", "[compile][fusion]") {
+  // sum over i of (2 sin(i/7) + 1)^2, computed independently in the test.
+  const std::int64_t n = 1000;
+  const Array x = wave(n, 1.0 / 7);
+  double expected = 0;
+  for (std::int64_t i = 0; i < n; ++i) expected += std::pow(2 * std::sin(static_cast<double>(i) / 7) + 1, 2);
+  Variable v = input("x", DType::f64, {Type::unknown});
+  const Variable total = sum(square(2.0 * v + 1.0));
+  Function fused = compile({v}, {total});
+  Function plain = compile({v}, {total}, {.fuse = false});
+  CHECK(has_op(fused, "fused{mul,add,square,sum}"));
+  CHECK(fused({x})[0].item() == Approx(expected).epsilon(1e-13));
+  CHECK(plain({x})[0].item() == Approx(expected).epsilon(1e-13));
+  // A lone kernel whose only consumer is a sum joins it too.
+  Function lone = compile({v}, {sum(exp(v))});
+  double exp_total = 0;
+  for (std::int64_t i = 0; i < n; ++i) exp_total += std::exp(std::sin(static_cast<double>(i) / 7));
+  CHECK(has_op(lone, "fused{exp,sum}"));
+  CHECK(lone({x})[0].item() == Approx(exp_total).epsilon(1e-13));
+}
+
+TEST_CASE("fusion: a value used elsewhere only for its shape is not stored, and results do not change", "[compile][fusion]") {
+  // d/dmu of sum(log p) for a normal over a static-shape batch: the backward fill reads the
+  // forward terms only for their shape, so the forward chain and its sum fuse into one loop.
+  const std::int64_t n = 600;
+  Variable y = input("y", DType::f64, {n});
+  Variable mu = input("mu");
+  Variable sigma = input("sigma");
+  const Variable terms = -0.5 * square((y - mu) / sigma) - log(sigma);
+  const Variable loglik = sum(terms);
+  std::vector<Variable> outputs{loglik};
+  for (const Variable& g : grad(loglik, {mu, sigma})) outputs.push_back(g);
+  Function fused = compile({y, mu, sigma}, outputs);
+  Function plain = compile({y, mu, sigma}, outputs, {.fuse = false});
+  const Array data = wave(n, 0.3);
+  const double m = 0.2, s = 1.7;
+  double value = 0, dmu = 0, dsigma = 0;  // closed forms
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double z = (data.flat<double>(i) - m) / s;
+    value += -0.5 * z * z - std::log(s);
+    dmu += z / s;
+    dsigma += (z * z - 1) / s;
+  }
+  for (Function* f : {&fused, &plain}) {
+    const auto& r = (*f)({data, Array::scalar(m), Array::scalar(s)});
+    CHECK(r[0].item() == Approx(value).epsilon(1e-13));
+    CHECK(r[1].item() == Approx(dmu).epsilon(1e-12));
+    CHECK(r[2].item() == Approx(dsigma).epsilon(1e-12));
+  }
+  // The forward terms are summed in their loop, never written out as an array of n.
+  for (const ApplyNode* node : fused.schedule())
+    if (node->op().name() == "sum") CHECK(node->input(0).rank() == 0);
+}
+
+TEST_CASE("fusion: division by a scalar multiplies by its reciprocal, within an ulp of division", "[compile][fusion]") {
+  const Array x = Array::from({1.0, -3.5, 1e300, 7e-300, 0.1, 123456.789});
+  const double d = 3.0;
+  Variable v = input("x", DType::f64, {Type::unknown});
+  Variable c = input("c");
+  // Alone, the division runs as its own op; under a negation it runs inside a fused loop.
+  Function alone = compile({v, c}, {v / c});
+  Function fused = compile({v, c}, {neg(v / c)});
+  CHECK(has_op(fused, "fused{div,neg}"));
+  const auto quotients = alone({x, Array::scalar(d)})[0].to_vector();
+  const auto negated = fused({x, Array::scalar(d)})[0].to_vector();
+  for (std::size_t k = 0; k < quotients.size(); ++k) {
+    const double exact = x.flat<double>(static_cast<std::int64_t>(k)) / d;
+    CHECK(std::abs(quotients[k] - exact) <= std::numeric_limits<double>::epsilon() * std::abs(exact));
+    CHECK(std::abs(-negated[k] - exact) <= std::numeric_limits<double>::epsilon() * std::abs(exact));
+  }
 }

@@ -42,6 +42,8 @@ TEST_CASE("distributions: log-densities match SciPy, including the tails", "[dis
   CHECK(logp_at(BernoulliLogit(800.0), 0) == Approx(-800.0).epsilon(rel));
   CHECK(logp_at(BernoulliLogit(3.0), 1) == Approx(-0.04858735157374206).epsilon(rel));
   CHECK(logp_at(BernoulliLogit(3.0), 0) == Approx(-3.048587351573742).epsilon(rel));
+  CHECK(logp_at(BernoulliLogit(3.0), 0.5) == -std::numeric_limits<double>::infinity());
+  CHECK(logp_at(BernoulliLogit(-3.0), 2) == -std::numeric_limits<double>::infinity());
 }
 
 TEST_CASE("distributions: parameters broadcast over values", "[distributions]") {

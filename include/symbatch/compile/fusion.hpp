@@ -24,7 +24,9 @@ namespace symbatch {
 /// Registers `0..n-1` are the inputs; instruction `i` writes register `n + i`; the last
 /// instruction is the output. When every input has the output's shape or a single element, the
 /// program runs block by block (`block` elements at a time, temporaries in L1); otherwise each
-/// instruction runs as its own op over whole temporaries, with NumPy broadcasting.
+/// instruction runs as its own op over whole temporaries, with NumPy broadcasting. With
+/// `reduce_sum`, the output is the sum of the last instruction's elements (a scalar),
+/// accumulated block by block instead of written out and read again.
 class FusedElemwise final : public Op {
  public:
   /// How an instruction computes its block.
@@ -42,14 +44,17 @@ class FusedElemwise final : public Op {
   };
   static constexpr std::int64_t block = 256;
 
-  FusedElemwise(std::vector<Instruction> program, std::size_t num_inputs, Type output_type)
-      : program_(std::move(program)), num_inputs_(num_inputs), output_type_(std::move(output_type)) {}
+  FusedElemwise(std::vector<Instruction> program, std::size_t num_inputs, Type output_type, bool reduce_sum = false)
+      : program_(std::move(program)), num_inputs_(num_inputs), output_type_(reduce_sum ? Type{DType::f64, {}} : std::move(output_type)),
+        reduce_sum_(reduce_sum) {}
+  /// True when the output is the sum of the program's result.
+  bool reduce_sum() const { return reduce_sum_; }
 
   std::string name() const override { return "fused"; }
   std::string describe() const override {
     std::string text = "fused{";
     for (std::size_t i = 0; i < program_.size(); ++i) text += (i ? "," : "") + program_[i].op->name();
-    return text + "}";
+    return text + (reduce_sum_ ? ",sum}" : "}");
   }
   const std::vector<Instruction>& program() const { return program_; }
 
@@ -67,10 +72,20 @@ class FusedElemwise final : public Op {
     for (const Instruction& instruction : program_)
       if (instruction.kind != Kind::kernel && instruction.args[1] < static_cast<int>(num_inputs_))
         blockwise = blockwise && in[static_cast<std::size_t>(instruction.args[1])]->shape() == shape;
-    const std::size_t temporaries = program_.size() - 1;
+    const std::size_t temporaries = program_.size() - 1 + (reduce_sum_ ? 1 : 0);
     if (scratch.arrays.size() != temporaries) scratch.arrays.resize(temporaries);
-    if (blockwise) run_blocks(in, *out[0], shape, scratch);
-    else run_ops(in, *out[0], scratch);
+    if (blockwise) {
+      run_blocks(in, *out[0], shape, scratch);
+    } else {
+      Array& full = reduce_sum_ ? scratch.arrays.back() : *out[0];
+      run_ops(in, full, scratch);
+      if (reduce_sum_) {
+        out[0]->ensure(DType::f64, Shape{});
+        double total = 0;
+        for (std::int64_t k = 0; k < full.size(); ++k) total += full.data<double>()[k];
+        out[0]->data<double>()[0] = total;
+      }
+    }
   }
 
   std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable>) const override {
@@ -80,10 +95,11 @@ class FusedElemwise final : public Op {
 
  private:
   void run_blocks(InputValues in, Array& result, const Shape& shape, Scratch& scratch) const {
-    result.ensure(DType::f64, shape);
-    const std::int64_t total = result.size();
+    const std::int64_t total = shape.size();
     for (Array& temporary : scratch.arrays) temporary.ensure(DType::f64, Shape{block});
+    result.ensure(DType::f64, reduce_sum_ ? Shape{} : shape);
     double* output = result.data<double>();
+    double sum = 0;
     const double* args[2];
     std::int64_t strides[2];
     for (std::int64_t start = 0; start < total; start += block) {
@@ -105,7 +121,8 @@ class FusedElemwise final : public Op {
             strides[a] = 1;
           }
         }
-        double* target = i + 1 == program_.size() ? output + start : scratch.arrays[i].data<double>();
+        const bool last = i + 1 == program_.size();
+        double* target = last && !reduce_sum_ ? output + start : scratch.arrays[i].data<double>();
         switch (instruction.kind) {
           case Kind::kernel: instruction.kernel->kernel_f64(args, strides, target, count); break;
           case Kind::pass:
@@ -115,8 +132,10 @@ class FusedElemwise final : public Op {
           case Kind::fill: std::fill_n(target, count, args[0][0]); break;
           case Kind::fill_mean: std::fill_n(target, count, args[0][0] / static_cast<double>(total)); break;
         }
+        if (last && reduce_sum_) sum += Eigen::Map<const Eigen::ArrayXd>(target, count).sum();
       }
     }
+    if (reduce_sum_) output[0] = sum;
   }
 
   void run_ops(InputValues in, Array& result, Scratch& scratch) const {
@@ -129,7 +148,7 @@ class FusedElemwise final : public Op {
         args[a] = reg < static_cast<int>(num_inputs_) ? in[static_cast<std::size_t>(reg)]
                                                       : &scratch.arrays[static_cast<std::size_t>(reg) - num_inputs_];
       }
-      Array* target = i + 1 == program_.size() ? &result : &scratch.arrays[i];
+      Array* target = i + 1 == program_.size() ? &result : &scratch.arrays[i];  // (result may be scratch's last)
       instruction.op->perform(std::span<const Array* const>(args, instruction.args.size()), std::span<Array* const>(&target, 1), unused);
     }
   }
@@ -137,6 +156,7 @@ class FusedElemwise final : public Op {
   std::vector<Instruction> program_;
   std::size_t num_inputs_;
   Type output_type_;
+  bool reduce_sum_ = false;
 };
 
 namespace detail {
@@ -162,6 +182,21 @@ inline std::optional<FusedElemwise::Kind> fusable_kind(const ApplyNode& node, co
   return std::nullopt;
 }
 
+/// True when `node` sums every element of its input `x` into a scalar f64: `sum(x)`, or
+/// `sum_to(x, like)` with a scalar `like`.
+inline bool sums_all_of(const ApplyNode& node, const Variable& x) {
+  if (node.output(0).dtype() != DType::f64 || node.output(0).rank() != 0 || !(node.input(0) == x)) return false;
+  if (auto* reduce = dynamic_cast<const Reduce*>(&node.op())) return reduce->kind() == Reduction::sum;
+  return dynamic_cast<const SumTo*>(&node.op()) != nullptr;
+}
+
+/// True when recomputing `node` in a loop costs a few cycles per element: a fill, or a cheap kernel.
+inline bool recompute_is_cheap(const ApplyNode& node, FusedElemwise::Kind kind) {
+  if (kind == FusedElemwise::Kind::fill || kind == FusedElemwise::Kind::fill_mean) return true;
+  auto* kernel = dynamic_cast<const ElemwiseKernel*>(&node.op());
+  return kind == FusedElemwise::Kind::kernel && kernel && kernel->cheap();
+}
+
 }  // namespace detail
 
 /// @brief Replaces each maximal tree of fusable elementwise applies (each intermediate used
@@ -176,12 +211,34 @@ inline std::optional<FusedElemwise::Kind> fusable_kind(const ApplyNode& node, co
 /// consumers.
 inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
   constexpr std::size_t max_instructions = 48;
+  constexpr int max_depth = 3;  // levels of recomputed producers below a group
   const std::vector<ApplyNode*> order = toposort(outputs);
   std::unordered_map<const ApplyNode*, std::size_t> position;
   std::unordered_map<const VariableNode*, int> uses;
+  std::unordered_map<const VariableNode*, ApplyNode*> consumer;  // a consumer of each variable (the only one when uses == 1)
+  // The shape-only input of `sum_to`/`unreduce` is any variable of its static type: the first
+  // one in topological order. So a value used elsewhere only for its shape need not be stored
+  // (its elementwise chain fuses, and a sum of it folds into the loop).
+  std::unordered_map<std::string, Variable> first_of_type;
+  for (ApplyNode* node : order) {
+    for (const Variable& input : node->inputs())
+      if (input.type().is_static()) first_of_type.try_emplace(input.type().str(), input);
+    for (std::size_t i = 0; i < node->num_outputs(); ++i)
+      if (node->output(i).type().is_static()) first_of_type.try_emplace(node->output(i).type().str(), node->output(i));
+  }
+  const auto inputs_of = [&](const ApplyNode* node) {
+    std::vector<Variable> inputs = node->inputs();
+    if (inputs.size() == 2 && inputs[1].type().is_static() &&
+        (dynamic_cast<const SumTo*>(&node->op()) || dynamic_cast<const Unreduce*>(&node->op())))
+      inputs[1] = first_of_type.at(inputs[1].type().str());
+    return inputs;
+  };
   for (std::size_t i = 0; i < order.size(); ++i) {
     position[order[i]] = i;
-    for (const Variable& input : order[i]->inputs()) ++uses[input.get()];
+    for (const Variable& input : inputs_of(order[i])) {
+      ++uses[input.get()];
+      consumer[input.get()] = order[i];
+    }
   }
   for (const Variable& output : outputs) uses[output.get()] += 2;  // an output is used outside any group
 
@@ -202,41 +259,52 @@ inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
     std::vector<ApplyNode*> members{root};
     std::vector<FusedElemwise::Kind> kinds{*root_kind};
     std::unordered_set<const ApplyNode*> in_group{root};
-    std::unordered_set<const ApplyNode*> leaves;               // recomputed producers, not grown through
+    std::unordered_map<const ApplyNode*, int> leaves;          // recomputed producers -> depth below the group proper
     std::unordered_set<const VariableNode*> leaf_inputs;       // their inputs, which stay outside
     std::unordered_map<const VariableNode*, int> inside_uses;  // uses of each variable by members
-    for (const Variable& input : root->inputs()) ++inside_uses[input.get()];
+    for (const Variable& input : inputs_of(root)) ++inside_uses[input.get()];
     for (std::size_t k = 0; k < members.size(); ++k) {
-      if (leaves.count(members[k])) continue;
+      // A recomputed producer is grown through only when cheap, and at most `max_depth` deep.
+      const auto leaf = leaves.find(members[k]);
+      if (leaf != leaves.end() && (leaf->second >= max_depth || !detail::recompute_is_cheap(*members[k], kinds[k]))) continue;
+      const bool below_leaf = leaf != leaves.end();  // (the iterator is not used below: leaves grows)
+      const int depth = below_leaf ? leaf->second + 1 : 1;
       // The second input of `sum_to` and `unreduce` is read only for its shape.
       const std::size_t read = kinds[k] == FusedElemwise::Kind::kernel ? members[k]->inputs().size() : 1;
+      const std::vector<Variable> member_inputs = inputs_of(members[k]);
       for (std::size_t a = 0; a < read; ++a) {
-        const Variable& input = members[k]->input(a);
+        const Variable& input = member_inputs[a];
         ApplyNode* owner = input.owner();
         if (!owner || in_group.count(owner) || grouped.count(owner) || leaf_inputs.count(input.get()) ||
             members.size() >= max_instructions)
           continue;
         const auto kind = detail::fusable_kind(*owner, type);
         if (!kind) continue;
-        // A producer used elsewhere too is recomputed inside the loop, but only a kernel whose
-        // inputs all come from outside the group: recomputation stays one op deep.
-        const bool shared = inside_uses[input.get()] != uses[input.get()];
+        // A producer used elsewhere too (or feeding a recomputed one) is recomputed inside the
+        // loop when its inputs all come from outside the group: a kernel, or a fill. Below a
+        // recomputed producer only cheap ones join, so a loop never re-evaluates a costly chain.
+        const bool shared = below_leaf || inside_uses[input.get()] != uses[input.get()];
         if (shared) {
-          if (*kind != FusedElemwise::Kind::kernel) continue;
+          if (*kind == FusedElemwise::Kind::pass) continue;
+          if (below_leaf && !detail::recompute_is_cheap(*owner, *kind)) continue;
           bool outside = true;
-          for (const Variable& producer_input : owner->inputs())
+          for (const Variable& producer_input : inputs_of(owner))
             outside = outside && !(producer_input.owner() && in_group.count(producer_input.owner()));
           if (!outside) continue;
-          leaves.insert(owner);
-          for (const Variable& producer_input : owner->inputs()) leaf_inputs.insert(producer_input.get());
+          leaves[owner] = depth;
+          if (!detail::recompute_is_cheap(*owner, *kind))
+            for (const Variable& producer_input : inputs_of(owner)) leaf_inputs.insert(producer_input.get());
         }
         members.push_back(owner);
         kinds.push_back(*kind);
         in_group.insert(owner);
-        for (const Variable& producer_input : owner->inputs()) ++inside_uses[producer_input.get()];
+        for (const Variable& producer_input : inputs_of(owner)) ++inside_uses[producer_input.get()];
       }
     }
-    if (members.size() < 2) continue;
+    // A lone kernel is left alone unless its only consumer sums it (then the sum joins its loop).
+    const Variable result = root->output(0);
+    ApplyNode* reducer = uses[result.get()] == 1 && detail::sums_all_of(*consumer.at(result.get()), result) ? consumer.at(result.get()) : nullptr;
+    if (members.size() < 2 && !reducer) continue;
     // A member none of whose users is outside the group is gone from the new graph.
     for (ApplyNode* member : members)
       if (member == root || inside_uses[member->output(0).get()] == uses[member->output(0).get()]) grouped.insert(member);
@@ -248,7 +316,7 @@ inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
     Group group;
     std::unordered_map<const VariableNode*, int> reg;
     for (std::size_t k : program_order)
-      for (const Variable& input : members[k]->inputs())
+      for (const Variable& input : inputs_of(members[k]))
         if (!(input.owner() && in_group.count(input.owner())) && !reg.count(input.get())) {
           reg[input.get()] = static_cast<int>(group.external.size());
           group.external.push_back(input);
@@ -257,12 +325,14 @@ inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
     for (std::size_t k : program_order) {
       ApplyNode* node = members[k];
       FusedElemwise::Instruction instruction{node->op_ptr(), dynamic_cast<const ElemwiseKernel*>(&node->op()), {}, kinds[k]};
-      for (const Variable& input : node->inputs()) instruction.args.push_back(reg.at(input.get()));
+      for (const Variable& input : inputs_of(node)) instruction.args.push_back(reg.at(input.get()));
       reg[node->output(0).get()] = static_cast<int>(group.external.size() + program.size());
       program.push_back(std::move(instruction));
     }
-    group.op = std::make_shared<const FusedElemwise>(std::move(program), group.external.size(), type);
-    group_of[root] = groups.size();
+    // A group whose only consumer sums all of it accumulates the sum in its loop and replaces
+    // that consumer: the elements are never written out.
+    group.op = std::make_shared<const FusedElemwise>(std::move(program), group.external.size(), type, reducer != nullptr);
+    group_of[reducer ? reducer : root] = groups.size();
     groups.push_back(std::move(group));
   }
 
@@ -274,7 +344,7 @@ inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     if (!needed.count(*it)) continue;
     auto found = group_of.find(*it);
-    for (const Variable& input : found == group_of.end() ? (*it)->inputs() : groups[found->second].external)
+    for (const Variable& input : found == group_of.end() ? inputs_of(*it) : groups[found->second].external)
       if (input.owner()) needed.insert(input.owner());
   }
 
@@ -298,9 +368,10 @@ inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
     }
     std::vector<Variable> inputs;
     bool changed = false;
-    for (const Variable& input : node->inputs()) {
-      inputs.push_back(map(input));
-      changed = changed || !(inputs.back() == input);
+    const std::vector<Variable> own = inputs_of(node);
+    for (std::size_t i = 0; i < own.size(); ++i) {
+      inputs.push_back(map(own[i]));
+      changed = changed || !(inputs.back() == node->input(i));
     }
     if (!changed) continue;
     auto rebuilt = ApplyNode::make(node->op_ptr(), std::move(inputs));

@@ -3,6 +3,10 @@
 /// NegativeBinomial (mean and dispersion), Categorical (logits).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 #include "symbatch/distributions/distribution.hpp"
 #include "symbatch/ops/reduce.hpp"
 #include "symbatch/ops/shape.hpp"
@@ -18,15 +22,35 @@ inline Distribution Bernoulli(Param p) {
           }};
 }
 
+namespace detail {
+
+/// The Bernoulli-logit log-mass as one elementwise op of `(y, eta)`: both log-sigmoids share
+/// one `log1p(exp(-|eta|))`, and a value other than 0 or 1 gives `-inf`, so the log-likelihood
+/// of a batch is one pass with one exponential per element (and its gradient another).
+struct BernoulliLogitFn {
+  static constexpr const char* name = "bernoulli_logit_logpmf";
+  static constexpr int arity = 2;
+  static constexpr Domain domain = Domain::floating;
+  static double apply(double y, double eta) {
+    const double shared = std::log1p(std::exp(-std::abs(eta)));
+    if (y == 1) return std::min(eta, 0.0) - shared;
+    if (y == 0) return std::min(-eta, 0.0) - shared;
+    return std::isnan(eta) ? eta : -std::numeric_limits<double>::infinity();
+  }
+  /// d/d eta = y - sigmoid(eta); the value y is data (no gradient).
+  static std::vector<Variable> grad(const std::vector<Variable>& x, const Variable&, const Variable& g) {
+    return {Variable{}, g * (x[0] - sigmoid(x[1]))};
+  }
+};
+
+}  // namespace detail
+
 /// @brief Bernoulli with log-odds `logit_p`: @f$ y \log\sigma(\eta) + (1 - y)\log\sigma(-\eta) @f$,
 /// stable for any @f$ \eta @f$.
 inline Distribution BernoulliLogit(Param logit_p) {
   const Variable eta = detail::checked("bernoulli_logit", "Logit parameter", logit_p, detail::CheckParameter::Rule::finite);
-  return {"bernoulli_logit", Support::binary, 0, 0, DType::f64, [eta](const Variable& y) {
-            const Variable value = cast(y, DType::f64);
-            const Variable ok = logical_or(eq(value, constant(0.0)), eq(value, constant(1.0)));
-            return detail::in_support(ok, value * log_sigmoid(eta) + (1.0 - value) * log_sigmoid(-eta));
-          }};
+  return {"bernoulli_logit", Support::binary, 0, 0, DType::f64,
+          [eta](const Variable& y) { return detail::binary<detail::BernoulliLogitFn>(cast(y, DType::f64), eta); }};
 }
 
 namespace detail {

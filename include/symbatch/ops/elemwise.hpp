@@ -61,6 +61,9 @@ class ElemwiseKernel {
   /// True when the op maps f64 inputs to an f64 output (so it can join a fused loop).
   virtual bool fusable() const = 0;
   virtual void kernel_f64(const double* const* args, const std::int64_t* strides, double* out, std::int64_t count) const = 0;
+  /// True when an element costs a few cycles (add, mul, ...), so recomputing it inside a fused
+  /// loop is cheaper than reading a stored result; false for transcendental functions.
+  virtual bool cheap() const { return false; }
 };
 
 template <class Fn>
@@ -69,6 +72,7 @@ class Elemwise final : public Op, public ElemwiseKernel {
   static constexpr int arity = Fn::arity;
 
   int kernel_arity() const override { return arity; }
+  bool cheap() const override { return requires { Fn::cheap; }; }
   bool fusable() const override {
     return (Fn::domain == Domain::numeric || Fn::domain == Domain::floating) && !requires { Fn::no_gradient; };
   }
@@ -87,6 +91,13 @@ class Elemwise final : public Op, public ElemwiseKernel {
       } else {
         const double* a = args[0];
         const double* b = args[1];
+        if constexpr (requires { Fn::scalar_divisor_by_reciprocal; }) {
+          if (strides[0] && !strides[1]) {
+            const double inverse = 1.0 / b[0];
+            for (std::int64_t k = 0; k < count; ++k) out[k] = a[k] * inverse;
+            return;
+          }
+        }
         if (strides[0] && strides[1]) for (std::int64_t k = 0; k < count; ++k) out[k] = Fn::apply(a[k], b[k]);
         else if (strides[0]) for (std::int64_t k = 0; k < count; ++k) out[k] = Fn::apply(a[k], b[0]);
         else if (strides[1]) for (std::int64_t k = 0; k < count; ++k) out[k] = Fn::apply(a[0], b[k]);
@@ -172,6 +183,12 @@ class Elemwise final : public Op, public ElemwiseKernel {
         if (x.shape() == y.shape()) {
           Eigen::Map<Eigen::ArrayXd>(o, n) = Fn::array(Map(a, n), Map(b, n));
           return;
+        }
+        if constexpr (requires { Fn::scalar_divisor_by_reciprocal; }) {
+          if (y.size() == 1 && x.size() == n) {
+            Eigen::Map<Eigen::ArrayXd>(o, n) = Map(a, n) * (1.0 / *b);
+            return;
+          }
         }
         if (y.size() == 1) {
           Eigen::Map<Eigen::ArrayXd>(o, n) = Fn::array(Map(a, n), Eigen::ArrayXd::Constant(n, *b));
@@ -323,21 +340,28 @@ using Inputs = std::vector<Variable>;
 
 struct AddFn {
   SYMBATCH_ELEMWISE_HEADER(add, 2, numeric)
+  static constexpr bool cheap = true;
   template <class T> static T apply(T a, T b) { return a + b; }
   static auto array(const auto& a, const auto& b) { return a + b; }
 };
 struct SubFn {
   SYMBATCH_ELEMWISE_HEADER(sub, 2, numeric)
+  static constexpr bool cheap = true;
   template <class T> static T apply(T a, T b) { return a - b; }
   static auto array(const auto& a, const auto& b) { return a - b; }
 };
 struct MulFn {
   SYMBATCH_ELEMWISE_HEADER(mul, 2, numeric)
+  static constexpr bool cheap = true;
   template <class T> static T apply(T a, T b) { return a * b; }
   static auto array(const auto& a, const auto& b) { return a * b; }
 };
 struct DivFn {
   SYMBATCH_ELEMWISE_HEADER(div, 2, floating)
+  static constexpr bool cheap = true;
+  /// Division of an array by one scalar multiplies by its reciprocal (one division, not one
+  /// per element; the result may differ from `a / b` in the last bit).
+  static constexpr bool scalar_divisor_by_reciprocal = true;
   static double apply(double a, double b) { return a / b; }
   static auto array(const auto& a, const auto& b) { return a / b; }
 };
@@ -347,18 +371,22 @@ struct PowFn {
 };
 struct MaximumFn {
   SYMBATCH_ELEMWISE_HEADER(maximum, 2, numeric)
+  static constexpr bool cheap = true;
   template <class T> static T apply(T a, T b) { return (a != a || a > b) ? a : b; }  // NaN propagates
 };
 struct MinimumFn {
   SYMBATCH_ELEMWISE_HEADER(minimum, 2, numeric)
+  static constexpr bool cheap = true;
   template <class T> static T apply(T a, T b) { return (a != a || a < b) ? a : b; }
 };
 struct NegFn {
   SYMBATCH_ELEMWISE_HEADER(neg, 1, numeric)
+  static constexpr bool cheap = true;
   template <class T> static T apply(T a) { return -a; }
 };
 struct AbsFn {
   SYMBATCH_ELEMWISE_HEADER(abs, 1, numeric)
+  static constexpr bool cheap = true;
   template <class T> static T apply(T a) { return a < 0 ? -a : a; }
 };
 struct SignFn {
@@ -367,6 +395,7 @@ struct SignFn {
 };
 struct SquareFn {
   SYMBATCH_ELEMWISE_HEADER(square, 1, numeric)
+  static constexpr bool cheap = true;
   template <class T> static T apply(T a) { return a * a; }
 };
 struct ExpFn {
