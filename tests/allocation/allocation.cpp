@@ -65,3 +65,28 @@ TEST_CASE("function: a held result is not overwritten by the next call", "[compi
   f({Array::from({10.0, 20.0})});
   CHECK(first.to_vector() == std::vector<double>{2.0, 4.0});
 }
+
+TEST_CASE("function: a minibatch ADVI step (draws, scaled logp, gradient, Adam) allocates nothing in steady state",
+          "[compile][allocation][advi]") {
+  const std::int64_t rows = 500, features = 4;
+  std::vector<double> x(rows * features), y(rows);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(static_cast<double>(i));
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::cos(static_cast<double>(i)) > 0 ? 1.0 : 0.0;
+  for (const MinibatchScheme scheme : {MinibatchScheme::circular_slice, MinibatchScheme::with_replacement}) {
+    const auto batch = minibatch(64, {shared(Array::from(x, Shape{rows, features}), "X"), shared(Array::from(y), "y")}, {.scheme = scheme});
+    Model model;
+    const Variable beta = model.free("beta", Normal(0.0, 1.0), {.shape = {features}});
+    const Variable sigma = model.free("sigma", HalfNormal(1.0));
+    model.observed("y", Normal(matmul(batch[0], beta), sigma), batch[1], TotalSize(rows));
+    const MeanFieldObjective objective = mean_field_objective(model, 2);
+    std::vector<Variable> parameters = objective.mu;
+    parameters.insert(parameters.end(), objective.rho.begin(), objective.rho.end());
+    Function step = compile({}, {objective.loss}, {.updates = updates(Adam{}, objective.loss, parameters), .seed = 1});
+    for (int warmup = 0; warmup < 5; ++warmup) step();
+    const long before = allocations.load();
+    double total = 0;
+    for (int call = 0; call < 100; ++call) total += step()[0].item();
+    CHECK(std::isfinite(total));
+    CHECK(allocations.load() - before == 0);
+  }
+}

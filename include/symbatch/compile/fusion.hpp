@@ -204,14 +204,19 @@ inline bool recompute_is_cheap(const ApplyNode& node, FusedElemwise::Kind kind) 
 ///
 /// Groups are found on the original graph, roots taken from the outputs down; then one
 /// topological pass builds the new graph, mapping each old variable to its new one, so the
-/// work is linear in the size of the graph. A group grows upwards through the inputs of its
-/// members, except the shape-only input of `sum_to` and `unreduce`. A kernel whose output is
-/// also used outside the group is recomputed inside the loop (cheaper than a pass over memory)
-/// when its own inputs all come from outside the group; it stays in the graph for its other
-/// consumers.
+/// work is linear in the size of the graph (a group holds at most 48 instructions).
+/// - A group grows upwards through the inputs of its members, except the shape-only input of
+///   `sum_to` and `unreduce`; when that input has a static type, any variable of that type is
+///   read instead (the first in topological order), so a value is not kept just for its shape.
+/// - A producer also used outside the group is recomputed inside the loop, which is cheaper
+///   than a pass over memory, and stays in the graph for its other consumers when they need it:
+///   a costly kernel (exp, log, ...) only when its own inputs all come from outside the group;
+///   a cheap one (add, mul, div, a fill, ...) in any case, with what it reads, up to 4 levels.
+/// - A group whose only consumer is a sum of all its elements accumulates that sum in its loop
+///   and replaces the consumer.
 inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
   constexpr std::size_t max_instructions = 48;
-  constexpr int max_depth = 3;  // levels of recomputed producers below a group
+  constexpr int max_depth = 4;  // levels of recomputed producers below a group
   const std::vector<ApplyNode*> order = toposort(outputs);
   std::unordered_map<const ApplyNode*, std::size_t> position;
   std::unordered_map<const VariableNode*, int> uses;
@@ -287,12 +292,15 @@ inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
         if (shared) {
           if (*kind == FusedElemwise::Kind::pass) continue;
           if (below_leaf && !detail::recompute_is_cheap(*owner, *kind)) continue;
+          // A costly one only when its inputs all come from outside (one op deep); a cheap one
+          // may read values of the loop.
+          const bool cheap = detail::recompute_is_cheap(*owner, *kind);
           bool outside = true;
           for (const Variable& producer_input : inputs_of(owner))
             outside = outside && !(producer_input.owner() && in_group.count(producer_input.owner()));
-          if (!outside) continue;
+          if (!outside && !cheap) continue;
           leaves[owner] = depth;
-          if (!detail::recompute_is_cheap(*owner, *kind))
+          if (!cheap)
             for (const Variable& producer_input : inputs_of(owner)) leaf_inputs.insert(producer_input.get());
         }
         members.push_back(owner);
@@ -305,9 +313,11 @@ inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
     const Variable result = root->output(0);
     ApplyNode* reducer = uses[result.get()] == 1 && detail::sums_all_of(*consumer.at(result.get()), result) ? consumer.at(result.get()) : nullptr;
     if (members.size() < 2 && !reducer) continue;
-    // A member none of whose users is outside the group is gone from the new graph.
+    // A member none of whose users is outside the group is gone from the new graph. A recomputed
+    // producer, and what was pulled in below it, stays free to join other groups too.
     for (ApplyNode* member : members)
-      if (member == root || inside_uses[member->output(0).get()] == uses[member->output(0).get()]) grouped.insert(member);
+      if (member == root || (!leaves.count(member) && inside_uses[member->output(0).get()] == uses[member->output(0).get()]))
+        grouped.insert(member);
     // Program in topological order (members were found root first, walking up).
     std::vector<std::size_t> program_order(members.size());
     for (std::size_t k = 0; k < members.size(); ++k) program_order[k] = k;
