@@ -293,3 +293,18 @@ TEST_CASE("fusion: division by a scalar multiplies by its reciprocal, within an 
     CHECK(std::abs(-negated[k] - exact) <= std::numeric_limits<double>::epsilon() * std::abs(exact));
   }
 }
+
+TEST_CASE("fusion: a one-element input of higher rank broadcasts the output's rank, as unfused", "[compile][fusion]") {
+  // (5,) with (1, 1) broadcasts to (1, 5): the loop must not take the (5,) input's shape.
+  Variable v = input("v", DType::f64, {Type::unknown});
+  Variable c = input("c", DType::f64, {Type::unknown, Type::unknown});
+  const Variable out = square(v * c + 1.0);
+  Function fused = compile({v, c}, {out});
+  Function plain = compile({v, c}, {out}, {.fuse = false});
+  const Array values = Array::from({1.0, 2.0, 3.0, 4.0, 5.0});
+  const Array one = Array::from(std::vector<double>{2.0}, Shape{1, 1});
+  const Array& a = fused({values, one})[0];
+  CHECK(a.shape() == Shape{1, 5});
+  CHECK(a.to_vector() == std::vector<double>{9, 25, 49, 81, 121});
+  CHECK(plain({values, one})[0].shape() == Shape{1, 5});
+}

@@ -64,10 +64,21 @@ class FusedElemwise final : public Op {
   }
 
   void perform(InputValues in, OutputValues out, Scratch& scratch) const override {
-    Shape shape = in[0]->shape();
+    // Fast path: the widest input's shape, when every other input has it or is one element of
+    // no higher rank; otherwise NumPy broadcasting decides (and run_ops handles it).
+    const Array* widest = in[0];
+    for (const Array* input : in)
+      if (input->size() > widest->size()) widest = input;
     bool blockwise = true;
-    for (std::size_t i = 1; i < in.size(); ++i) shape = detail::broadcast_shapes<2>(name(), {&shape, &in[i]->shape()});
-    for (const Array* input : in) blockwise = blockwise && (input->shape() == shape || input->size() == 1);
+    for (const Array* input : in)
+      blockwise = blockwise && (input->size() == 1 ? input->rank() <= widest->rank() : input->shape() == widest->shape());
+    Shape shape = widest->shape();
+    if (!blockwise) {
+      blockwise = true;
+      shape = in[0]->shape();
+      for (std::size_t i = 1; i < in.size(); ++i) shape = detail::broadcast_shapes<2>(name(), {&shape, &in[i]->shape()});
+      for (const Array* input : in) blockwise = blockwise && (input->shape() == shape || input->size() == 1);
+    }
     // `pass` and `fill` read their second argument only for its shape, which must be the output's.
     for (const Instruction& instruction : program_)
       if (instruction.kind != Kind::kernel && instruction.args[1] < static_cast<int>(num_inputs_))
@@ -96,7 +107,9 @@ class FusedElemwise final : public Op {
  private:
   void run_blocks(InputValues in, Array& result, const Shape& shape, Scratch& scratch) const {
     const std::int64_t total = shape.size();
-    for (Array& temporary : scratch.arrays) temporary.ensure(DType::f64, Shape{block});
+    static const Shape block_shape{block};
+    for (Array& temporary : scratch.arrays)
+      if (temporary.dtype() != DType::f64 || temporary.size() != block) temporary.ensure(DType::f64, block_shape);
     result.ensure(DType::f64, reduce_sum_ ? Shape{} : shape);
     double* output = result.data<double>();
     double sum = 0;
