@@ -308,3 +308,43 @@ TEST_CASE("fusion: a one-element input of higher rank broadcasts the output's ra
   CHECK(a.to_vector() == std::vector<double>{9, 25, 49, 81, 121});
   CHECK(plain({values, one})[0].shape() == Shape{1, 5});
 }
+
+TEST_CASE("fusion: sibling loops over one static shape run as one loop with several outputs", "[compile][fusion]") {
+  const std::int64_t n = 700;
+  Variable v = input("x", DType::f64, {n});
+  const Variable scaled = v * 3.0 + 1.0;       // an array output
+  const Variable total = sum(exp(v) * 2.0);    // a summed output
+  Function fused = compile({v}, {scaled, total});
+  Function plain = compile({v}, {scaled, total}, {.fuse = false});
+  std::size_t loops = 0;
+  for (const ApplyNode* node : fused.schedule()) loops += node->op().name() == "fused";
+  CHECK(loops == 1);
+  CHECK(has_op(fused, "fused{mul,add,exp,mul,sum; 2 outputs}"));
+  const Array x = wave(n, 0.01);
+  double expected_total = 0;
+  for (std::int64_t i = 0; i < n; ++i) expected_total += 2 * std::exp(std::sin(0.01 * static_cast<double>(i)));
+  for (Function* f : {&fused, &plain}) {
+    const auto& r = (*f)({x});
+    for (std::int64_t i = 0; i < n; ++i) CHECK(r[0].flat<double>(i) == Approx(3 * std::sin(0.01 * static_cast<double>(i)) + 1).epsilon(1e-15));
+    CHECK(r[1].item() == Approx(expected_total).epsilon(1e-13));
+  }
+}
+
+TEST_CASE("fusion: a loop that reads another loop's result through a reduction is not merged with it", "[compile][fusion]") {
+  const std::int64_t n = 300;
+  Variable v = input("x", DType::f64, {n});
+  const Variable first = v * 2.0 + 1.0;
+  const Variable second = exp(v) - max(first);  // depends on first through max
+  Function fused = compile({v}, {first, second});
+  std::size_t loops = 0;
+  for (const ApplyNode* node : fused.schedule()) loops += node->op().name() == "fused";
+  CHECK(loops == 2);
+  const Array x = wave(n, 0.05);
+  double top = -INFINITY;
+  for (std::int64_t i = 0; i < n; ++i) top = std::max(top, 2 * std::sin(0.05 * static_cast<double>(i)) + 1);
+  const auto& r = fused({x});
+  for (std::int64_t i = 0; i < n; ++i) {
+    CHECK(r[0].flat<double>(i) == Approx(2 * std::sin(0.05 * static_cast<double>(i)) + 1).epsilon(1e-15));
+    CHECK(r[1].flat<double>(i) == Approx(std::exp(std::sin(0.05 * static_cast<double>(i))) - top).epsilon(1e-14));
+  }
+}

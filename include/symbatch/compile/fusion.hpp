@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,12 +22,12 @@ namespace symbatch {
 /// @brief Several elementwise ops run as one loop. Built by `compile` after differentiation,
 /// so it has no gradient of its own.
 ///
-/// Registers `0..n-1` are the inputs; instruction `i` writes register `n + i`; the last
-/// instruction is the output. When every input has the output's shape or a single element, the
-/// program runs block by block (`block` elements at a time, temporaries in L1); otherwise each
-/// instruction runs as its own op over whole temporaries, with NumPy broadcasting. With
-/// `reduce_sum`, the output is the sum of the last instruction's elements (a scalar),
-/// accumulated block by block instead of written out and read again.
+/// Registers `0..n-1` are the inputs; instruction `i` writes register `n + i`. Each output is
+/// one register, either the array itself or, when `reduce_sum`, the sum of its elements (a
+/// scalar accumulated block by block, never written out). When every input has the loop's
+/// shape or a single element, the program runs block by block (`block` elements at a time,
+/// temporaries in L1); otherwise each instruction runs as its own op over whole temporaries,
+/// with NumPy broadcasting.
 class FusedElemwise final : public Op {
  public:
   /// How an instruction computes its block.
@@ -42,25 +43,45 @@ class FusedElemwise final : public Op {
     std::vector<int> args;  ///< registers read
     Kind kind = Kind::kernel;
   };
+  /// An output: the register it reads, and whether it is that register's sum.
+  struct Output {
+    int reg = 0;
+    bool reduce_sum = false;
+  };
   static constexpr std::int64_t block = 256;
+  static constexpr std::size_t max_outputs = 8;
 
-  FusedElemwise(std::vector<Instruction> program, std::size_t num_inputs, Type output_type, bool reduce_sum = false)
-      : program_(std::move(program)), num_inputs_(num_inputs), output_type_(reduce_sum ? Type{DType::f64, {}} : std::move(output_type)),
-        reduce_sum_(reduce_sum) {}
-  /// True when the output is the sum of the program's result.
-  bool reduce_sum() const { return reduce_sum_; }
+  /// One output: the last instruction (or its sum).
+  FusedElemwise(std::vector<Instruction> program, std::size_t num_inputs, Type type, bool reduce_sum = false)
+      : FusedElemwise(std::move(program), num_inputs, std::move(type), std::vector<Output>{}) {
+    outputs_ = {{static_cast<int>(num_inputs_ + program_.size() - 1), reduce_sum}};
+    finish();
+  }
+  /// Several outputs (at most `max_outputs`), each a register of the program.
+  FusedElemwise(std::vector<Instruction> program, std::size_t num_inputs, Type type, std::vector<Output> outputs)
+      : program_(std::move(program)), num_inputs_(num_inputs), type_(std::move(type)), outputs_(std::move(outputs)) {
+    if (outputs_.size() > max_outputs) throw_invalid(name(), outputs_.size(), " outputs, at most ", max_outputs);
+    finish();
+  }
+
+  /// True when the (first) output is the sum of its register.
+  bool reduce_sum() const { return !outputs_.empty() && outputs_[0].reduce_sum; }
+  const std::vector<Output>& outputs() const { return outputs_; }
 
   std::string name() const override { return "fused"; }
   std::string describe() const override {
     std::string text = "fused{";
     for (std::size_t i = 0; i < program_.size(); ++i) text += (i ? "," : "") + program_[i].op->name();
-    return text + (reduce_sum_ ? ",sum}" : "}");
+    for (const Output& output : outputs_) text += output.reduce_sum ? ",sum" : "";
+    return text + (outputs_.size() > 1 ? "; " + std::to_string(outputs_.size()) + " outputs}" : "}");
   }
   const std::vector<Instruction>& program() const { return program_; }
 
   std::vector<Type> output_types(std::span<const Variable> inputs) const override {
     if (inputs.size() != num_inputs_) throw_invalid(name(), "expected ", num_inputs_, " inputs, got ", inputs.size());
-    return {output_type_};
+    std::vector<Type> types;
+    for (const Output& output : outputs_) types.push_back(output.reduce_sum ? Type{DType::f64, {}} : type_);
+    return types;
   }
 
   void perform(InputValues in, OutputValues out, Scratch& scratch) const override {
@@ -83,20 +104,9 @@ class FusedElemwise final : public Op {
     for (const Instruction& instruction : program_)
       if (instruction.kind != Kind::kernel && instruction.args[1] < static_cast<int>(num_inputs_))
         blockwise = blockwise && in[static_cast<std::size_t>(instruction.args[1])]->shape() == shape;
-    const std::size_t temporaries = program_.size() - 1 + (reduce_sum_ ? 1 : 0);
-    if (scratch.arrays.size() != temporaries) scratch.arrays.resize(temporaries);
-    if (blockwise) {
-      run_blocks(in, *out[0], shape, scratch);
-    } else {
-      Array& full = reduce_sum_ ? scratch.arrays.back() : *out[0];
-      run_ops(in, full, scratch);
-      if (reduce_sum_) {
-        out[0]->ensure(DType::f64, Shape{});
-        double total = 0;
-        for (std::int64_t k = 0; k < full.size(); ++k) total += full.data<double>()[k];
-        out[0]->data<double>()[0] = total;
-      }
-    }
+    if (scratch.arrays.size() != program_.size()) scratch.arrays.resize(program_.size());
+    if (blockwise) run_blocks(in, out, shape, scratch);
+    else run_ops(in, out, scratch);
   }
 
   std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable>) const override {
@@ -105,14 +115,33 @@ class FusedElemwise final : public Op {
   bool equals(const Op& other) const override { return this == &other; }
 
  private:
-  void run_blocks(InputValues in, Array& result, const Shape& shape, Scratch& scratch) const {
+  /// Records, per instruction, the output it writes directly (-1: a temporary).
+  void finish() {
+    direct_.assign(program_.size(), -1);
+    for (std::size_t j = 0; j < outputs_.size(); ++j) {
+      const int instruction = outputs_[j].reg - static_cast<int>(num_inputs_);
+      if (instruction < 0 || instruction >= static_cast<int>(program_.size()))
+        throw_invalid(name(), "output ", j + 1, " reads register ", outputs_[j].reg, ", which no instruction writes");
+      if (!outputs_[j].reduce_sum && direct_[static_cast<std::size_t>(instruction)] < 0)
+        direct_[static_cast<std::size_t>(instruction)] = static_cast<int>(j);
+    }
+  }
+
+  void run_blocks(InputValues in, OutputValues out, const Shape& shape, Scratch& scratch) const {
     const std::int64_t total = shape.size();
     static const Shape block_shape{block};
     for (Array& temporary : scratch.arrays)
       if (temporary.dtype() != DType::f64 || temporary.size() != block) temporary.ensure(DType::f64, block_shape);
-    result.ensure(DType::f64, reduce_sum_ ? Shape{} : shape);
-    double* output = result.data<double>();
-    double sum = 0;
+    std::array<double*, max_outputs> outputs{};
+    std::array<double, max_outputs> sums{};
+    for (std::size_t j = 0; j < outputs_.size(); ++j) {
+      out[j]->ensure(DType::f64, outputs_[j].reduce_sum ? Shape{} : shape);
+      outputs[j] = out[j]->data<double>();
+    }
+    // Where instruction i's current block lives: its output's slice, or its temporary.
+    const auto block_of = [&](std::size_t i, std::int64_t start) {
+      return direct_[i] >= 0 ? outputs[static_cast<std::size_t>(direct_[i])] + start : scratch.arrays[i].data<double>();
+    };
     const double* args[2];
     std::int64_t strides[2];
     for (std::int64_t start = 0; start < total; start += block) {
@@ -130,12 +159,11 @@ class FusedElemwise final : public Op {
             args[a] = input.data<double>() + (full ? start : 0);
             strides[a] = full ? 1 : 0;
           } else {
-            args[a] = scratch.arrays[static_cast<std::size_t>(reg) - num_inputs_].data<double>();
+            args[a] = block_of(static_cast<std::size_t>(reg) - num_inputs_, start);
             strides[a] = 1;
           }
         }
-        const bool last = i + 1 == program_.size();
-        double* target = last && !reduce_sum_ ? output + start : scratch.arrays[i].data<double>();
+        double* target = block_of(i, start);
         switch (instruction.kind) {
           case Kind::kernel: instruction.kernel->kernel_f64(args, strides, target, count); break;
           case Kind::pass:
@@ -145,31 +173,47 @@ class FusedElemwise final : public Op {
           case Kind::fill: std::fill_n(target, count, args[0][0]); break;
           case Kind::fill_mean: std::fill_n(target, count, args[0][0] / static_cast<double>(total)); break;
         }
-        if (last && reduce_sum_) sum += Eigen::Map<const Eigen::ArrayXd>(target, count).sum();
       }
+      for (std::size_t j = 0; j < outputs_.size(); ++j)
+        if (outputs_[j].reduce_sum)
+          sums[j] += Eigen::Map<const Eigen::ArrayXd>(block_of(static_cast<std::size_t>(outputs_[j].reg) - num_inputs_, start), count).sum();
     }
-    if (reduce_sum_) output[0] = sum;
+    for (std::size_t j = 0; j < outputs_.size(); ++j)
+      if (outputs_[j].reduce_sum) outputs[j][0] = sums[j];
   }
 
-  void run_ops(InputValues in, Array& result, Scratch& scratch) const {
+  void run_ops(InputValues in, OutputValues out, Scratch& scratch) const {
     Scratch unused;
+    const auto value_of = [&](int reg) -> const Array& {
+      if (reg < static_cast<int>(num_inputs_)) return *in[static_cast<std::size_t>(reg)];
+      const std::size_t i = static_cast<std::size_t>(reg) - num_inputs_;
+      return direct_[i] >= 0 ? *out[static_cast<std::size_t>(direct_[i])] : scratch.arrays[i];
+    };
     for (std::size_t i = 0; i < program_.size(); ++i) {
       const Instruction& instruction = program_[i];
       const Array* args[2];
-      for (std::size_t a = 0; a < instruction.args.size(); ++a) {
-        const int reg = instruction.args[a];
-        args[a] = reg < static_cast<int>(num_inputs_) ? in[static_cast<std::size_t>(reg)]
-                                                      : &scratch.arrays[static_cast<std::size_t>(reg) - num_inputs_];
-      }
-      Array* target = i + 1 == program_.size() ? &result : &scratch.arrays[i];  // (result may be scratch's last)
+      for (std::size_t a = 0; a < instruction.args.size(); ++a) args[a] = &value_of(instruction.args[a]);
+      Array* target = direct_[i] >= 0 ? out[static_cast<std::size_t>(direct_[i])] : &scratch.arrays[i];
       instruction.op->perform(std::span<const Array* const>(args, instruction.args.size()), std::span<Array* const>(&target, 1), unused);
+    }
+    for (std::size_t j = 0; j < outputs_.size(); ++j) {
+      const Array& value = value_of(outputs_[j].reg);
+      if (outputs_[j].reduce_sum) {
+        double total = 0;
+        for (std::int64_t k = 0; k < value.size(); ++k) total += value.flat<double>(k);
+        out[j]->ensure(DType::f64, Shape{});
+        out[j]->data<double>()[0] = total;
+      } else if (direct_[static_cast<std::size_t>(outputs_[j].reg) - num_inputs_] != static_cast<int>(j)) {
+        *out[j] = value.copy();  // a second output of one register
+      }
     }
   }
 
   std::vector<Instruction> program_;
   std::size_t num_inputs_;
-  Type output_type_;
-  bool reduce_sum_ = false;
+  Type type_;  ///< the loop's element type (of every non-reduced output)
+  std::vector<Output> outputs_;
+  std::vector<int> direct_;
 };
 
 namespace detail {
@@ -227,6 +271,9 @@ inline bool recompute_is_cheap(const ApplyNode& node, FusedElemwise::Kind kind) 
 ///   a cheap one (add, mul, div, a fill, ...) in any case, with what it reads, up to 4 levels.
 /// - A group whose only consumer is a sum of all its elements accumulates that sum in its loop
 ///   and replaces the consumer.
+/// - Sibling groups over one static shape become one loop with several outputs (shared
+///   producers computed once per element) when every input of each comes, in topological
+///   order, before the first of them: so none reads another's result.
 inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
   constexpr std::size_t max_instructions = 48;
   constexpr int max_depth = 4;  // levels of recomputed producers below a group
@@ -261,12 +308,13 @@ inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
   for (const Variable& output : outputs) uses[output.get()] += 2;  // an output is used outside any group
 
   // 1. Groups, on the original graph.
-  struct Group {
-    std::shared_ptr<const FusedElemwise> op;
-    std::vector<Variable> external;  // the fused apply's inputs, as variables of the original graph
+  struct Draft {
+    std::vector<ApplyNode*> members;  // root first
+    std::vector<FusedElemwise::Kind> kinds;
+    ApplyNode* key;                   // the apply it replaces: its root, or the sum of it
+    bool reduce_sum;
   };
-  std::vector<Group> groups;
-  std::unordered_map<const ApplyNode*, std::size_t> group_of;  // root -> its group
+  std::vector<Draft> drafts;
   std::unordered_set<const ApplyNode*> grouped;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     ApplyNode* root = *it;
@@ -331,36 +379,85 @@ inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
     for (ApplyNode* member : members)
       if (member == root || (!leaves.count(member) && inside_uses[member->output(0).get()] == uses[member->output(0).get()]))
         grouped.insert(member);
-    // Program in topological order (members were found root first, walking up).
-    std::vector<std::size_t> program_order(members.size());
-    for (std::size_t k = 0; k < members.size(); ++k) program_order[k] = k;
-    std::sort(program_order.begin(), program_order.end(),
-              [&](std::size_t a, std::size_t b) { return position.at(members[a]) < position.at(members[b]); });
+    drafts.push_back({std::move(members), std::move(kinds), reducer ? reducer : root, reducer != nullptr});
+  }
+
+  // 2. Sibling groups over one static shape run as one loop with several outputs (their shared
+  // producers computed once), when every input of each comes before the first of them.
+  const auto external_of = [&](const std::vector<ApplyNode*>& members) {
+    const std::unordered_set<const ApplyNode*> inside(members.begin(), members.end());
+    std::vector<Variable> external;
+    std::unordered_set<const VariableNode*> seen;
+    for (ApplyNode* member : members)
+      for (const Variable& input : inputs_of(member))
+        if (!(input.owner() && inside.count(input.owner())) && seen.insert(input.get()).second) external.push_back(input);
+    return external;
+  };
+  const auto inputs_before = [&](const std::vector<ApplyNode*>& members, std::size_t limit) {
+    for (const Variable& input : external_of(members))
+      if (input.owner() && position.at(input.owner()) >= limit) return false;
+    return true;
+  };
+  std::vector<std::size_t> by_key(drafts.size());
+  for (std::size_t d = 0; d < drafts.size(); ++d) by_key[d] = d;
+  std::sort(by_key.begin(), by_key.end(), [&](std::size_t a, std::size_t b) { return position.at(drafts[a].key) < position.at(drafts[b].key); });
+  std::vector<std::vector<std::size_t>> clusters;  // drafts, the first with the earliest key
+  for (std::size_t d : by_key) {
+    const Type& type = drafts[d].members[0]->output(0).type();
+    bool merged = false;
+    for (std::vector<std::size_t>& cluster : clusters) {
+      const Draft& first = drafts[cluster[0]];
+      std::size_t size = drafts[d].members.size();
+      for (std::size_t c : cluster) size += drafts[c].members.size();
+      if (!type.is_static() || !(first.members[0]->output(0).type() == type) || cluster.size() >= FusedElemwise::max_outputs ||
+          size > 2 * max_instructions || !inputs_before(drafts[d].members, position.at(first.key)))
+        continue;
+      cluster.push_back(d);
+      merged = true;
+      break;
+    }
+    if (!merged) clusters.push_back({d});
+  }
+
+  // 3. Each cluster's program: its members once each, in topological order.
+  struct Group {
+    std::shared_ptr<const FusedElemwise> op;
+    std::vector<Variable> external;  // the fused apply's inputs, as variables of the original graph
+    std::vector<ApplyNode*> keys;    // the applies it replaces, one per output
+  };
+  std::vector<Group> groups;
+  std::unordered_map<const ApplyNode*, std::size_t> group_of;  // key -> its group
+  for (const std::vector<std::size_t>& cluster : clusters) {
+    std::vector<ApplyNode*> members;
+    std::unordered_map<const ApplyNode*, FusedElemwise::Kind> kind_of;
+    for (std::size_t d : cluster)
+      for (std::size_t k = 0; k < drafts[d].members.size(); ++k)
+        if (kind_of.emplace(drafts[d].members[k], drafts[d].kinds[k]).second) members.push_back(drafts[d].members[k]);
+    std::sort(members.begin(), members.end(), [&](ApplyNode* a, ApplyNode* b) { return position.at(a) < position.at(b); });
     Group group;
+    group.external = external_of(members);
     std::unordered_map<const VariableNode*, int> reg;
-    for (std::size_t k : program_order)
-      for (const Variable& input : inputs_of(members[k]))
-        if (!(input.owner() && in_group.count(input.owner())) && !reg.count(input.get())) {
-          reg[input.get()] = static_cast<int>(group.external.size());
-          group.external.push_back(input);
-        }
+    for (const Variable& input : group.external) reg.emplace(input.get(), static_cast<int>(reg.size()));
     std::vector<FusedElemwise::Instruction> program;
-    for (std::size_t k : program_order) {
-      ApplyNode* node = members[k];
-      FusedElemwise::Instruction instruction{node->op_ptr(), dynamic_cast<const ElemwiseKernel*>(&node->op()), {}, kinds[k]};
+    for (ApplyNode* node : members) {
+      FusedElemwise::Instruction instruction{node->op_ptr(), dynamic_cast<const ElemwiseKernel*>(&node->op()), {}, kind_of.at(node)};
       for (const Variable& input : inputs_of(node)) instruction.args.push_back(reg.at(input.get()));
       reg[node->output(0).get()] = static_cast<int>(group.external.size() + program.size());
       program.push_back(std::move(instruction));
     }
-    // A group whose only consumer sums all of it accumulates the sum in its loop and replaces
-    // that consumer: the elements are never written out.
-    group.op = std::make_shared<const FusedElemwise>(std::move(program), group.external.size(), type, reducer != nullptr);
-    group_of[reducer ? reducer : root] = groups.size();
+    std::vector<FusedElemwise::Output> fused_outputs;
+    for (std::size_t d : cluster) {
+      fused_outputs.push_back({reg.at(drafts[d].members[0]->output(0).get()), drafts[d].reduce_sum});
+      group.keys.push_back(drafts[d].key);
+      group_of[drafts[d].key] = groups.size();
+    }
+    group.op = std::make_shared<const FusedElemwise>(std::move(program), group.external.size(), drafts[cluster[0]].members[0]->output(0).type(),
+                                                     std::move(fused_outputs));
     groups.push_back(std::move(group));
   }
 
-  // 2. The applies the new graph needs: a group's root needs its external inputs, any other
-  // apply its own inputs. Consumers come after their producers in `order`.
+  // 4. The applies the new graph needs: a group's key needs the group's external inputs, any
+  // other apply its own inputs. Consumers come after their producers in `order`.
   std::unordered_set<const ApplyNode*> needed;
   for (const Variable& output : outputs)
     if (output.owner()) needed.insert(output.owner());
@@ -371,24 +468,32 @@ inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
       if (input.owner()) needed.insert(input.owner());
   }
 
-  // 3. One topological pass: each needed apply is rebuilt when one of its inputs changed (a
-  // root becomes its fused apply); unchanged subgraphs are shared with the original.
+  // 5. One topological pass: each needed apply is rebuilt when one of its inputs changed (a
+  // group is built at its first key, all of whose inputs come before it); unchanged subgraphs
+  // are shared with the original.
   std::unordered_map<const VariableNode*, Variable> mapped;
   auto map = [&](const Variable& variable) {
     auto found = mapped.find(variable.get());
     return found == mapped.end() ? variable : found->second;
   };
   for (ApplyNode* node : order) {
-    if (!needed.count(node)) continue;
     if (auto found = group_of.find(node); found != group_of.end()) {
       const Group& group = groups[found->second];
+      if (mapped.count(group.keys[0]->output(0).get())) continue;  // built at an earlier key
+      bool any_needed = false;
+      for (const ApplyNode* key : group.keys) any_needed = any_needed || needed.count(key);
+      if (!any_needed) continue;
       std::vector<Variable> inputs;
       for (const Variable& input : group.external) inputs.push_back(map(input));
-      Variable fused = apply1(group.op, std::move(inputs));
-      fused.set_name(node->output(0).name());
-      mapped[node->output(0).get()] = fused;
+      auto fused = ApplyNode::make(group.op, std::move(inputs));
+      for (std::size_t j = 0; j < group.keys.size(); ++j) {
+        Variable output = fused->output(j);
+        output.set_name(group.keys[j]->output(0).name());
+        mapped[group.keys[j]->output(0).get()] = output;
+      }
       continue;
     }
+    if (!needed.count(node)) continue;
     std::vector<Variable> inputs;
     bool changed = false;
     const std::vector<Variable> own = inputs_of(node);
