@@ -501,13 +501,7 @@ inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
       inputs.push_back(map(own[i]));
       changed = changed || !(inputs.back() == node->input(i));
     }
-    if (!changed) continue;
-    auto rebuilt = ApplyNode::make(node->op_ptr(), std::move(inputs));
-    for (std::size_t i = 0; i < node->num_outputs(); ++i) {
-      Variable output = rebuilt->output(i);
-      output.set_name(node->output(i).name());
-      mapped[node->output(i).get()] = output;
-    }
+    if (changed) detail::reapply(*node, std::move(inputs), mapped);
   }
   std::vector<Variable> result;
   for (const Variable& output : outputs) result.push_back(map(output));

@@ -88,6 +88,17 @@ inline bool depends_on(const Variable& variable, const Variable& target) {
 
 namespace detail {
 
+/// Applies `node`'s op to `inputs` (a copy of `node` over new inputs), keeps its output names,
+/// and records each old output's replacement in `mapped`.
+inline void reapply(const ApplyNode& node, std::vector<Variable> inputs, std::unordered_map<const VariableNode*, Variable>& mapped) {
+  auto rebuilt = ApplyNode::make(node.op_ptr(), std::move(inputs));
+  for (std::size_t i = 0; i < node.num_outputs(); ++i) {
+    Variable output = rebuilt->output(i);
+    output.set_name(node.output(i).name());
+    mapped[node.output(i).get()] = output;
+  }
+}
+
 /// Rebuilds the graph of `outputs` bottom-up with `replacements` substituted. When
 /// `copy_all` is false, applies whose inputs are unchanged are reused.
 inline std::vector<Variable> rebuild(std::span<const Variable> outputs,
@@ -111,13 +122,7 @@ inline std::vector<Variable> rebuild(std::span<const Variable> outputs,
       inputs.push_back(found == mapped.end() ? input : found->second);
       changed = changed || found != mapped.end();
     }
-    if (!changed) continue;
-    auto rebuilt = ApplyNode::make(owner->op_ptr(), std::move(inputs));
-    for (std::size_t i = 0; i < owner->num_outputs(); ++i) {
-      Variable new_output = rebuilt->output(i);
-      new_output.set_name(owner->output(i).name());
-      mapped[owner->output(i).get()] = new_output;
-    }
+    if (changed) reapply(*owner, std::move(inputs), mapped);
   }
   std::vector<Variable> result;
   for (const Variable& output : outputs) {
