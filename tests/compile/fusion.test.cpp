@@ -348,3 +348,22 @@ TEST_CASE("fusion: a loop that reads another loop's result through a reduction i
     CHECK(r[1].flat<double>(i) == Approx(std::exp(std::sin(0.05 * static_cast<double>(i))) - top).epsilon(1e-14));
   }
 }
+
+TEST_CASE("fusion: a call never writes into a caller's input array, whatever shapes come next", "[compile][fusion]") {
+  // pymc-devs-style probe: sum_to(a, like) of equal shapes is a view of `a`; a later call whose
+  // loop runs block by block must not reuse that view as its scratch buffer.
+  Variable a = input("a", DType::f64, {Type::unknown, 256});
+  Variable like = input("like", DType::f64, {Type::unknown, 256});
+  Variable x = input("x", DType::f64, {Type::unknown, 256});
+  Function f = compile({a, like, x}, {sum_to(a, like) + x});
+  const Array first = Array::full<double>(Shape{1, 256}, 1.0);
+  const Array second = Array::full<double>(Shape{1, 256}, 7.0);
+  const Array like_value = Array::zeros(DType::f64, Shape{1, 256});
+  const auto& r1 = f({first, like_value, Array::full<double>(Shape{3, 256}, 0.5)});
+  REQUIRE(r1[0].shape() == Shape{3, 256});
+  CHECK(r1[0].flat<double>(0) == 1.5);
+  const auto& r2 = f({second, like_value, Array::zeros(DType::f64, Shape{1, 256})});
+  CHECK(r2[0].flat<double>(255) == 7.0);
+  for (std::int64_t k = 0; k < 256; ++k) REQUIRE(first.flat<double>(k) == 1.0);
+  for (std::int64_t k = 0; k < 256; ++k) REQUIRE(second.flat<double>(k) == 7.0);
+}

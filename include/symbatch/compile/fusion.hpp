@@ -130,8 +130,10 @@ class FusedElemwise final : public Op {
   void run_blocks(InputValues in, OutputValues out, const Shape& shape, Scratch& scratch) const {
     const std::int64_t total = shape.size();
     static const Shape block_shape{block};
+    // A temporary is written only when this op is the sole owner of its buffer: `ensure`
+    // allocates afresh otherwise (a temporary may still view a caller's array, see `run_ops`).
     for (Array& temporary : scratch.arrays)
-      if (temporary.dtype() != DType::f64 || temporary.size() != block) temporary.ensure(DType::f64, block_shape);
+      if (!temporary.unique() || temporary.dtype() != DType::f64 || temporary.size() != block) temporary.ensure(DType::f64, block_shape);
     std::array<double*, max_outputs> outputs{};
     std::array<double, max_outputs> sums{};
     for (std::size_t j = 0; j < outputs_.size(); ++j) {
@@ -207,6 +209,21 @@ class FusedElemwise final : public Op {
         *out[j] = value.copy();  // a second output of one register
       }
     }
+    // A view op (`sum_to` of equal shapes) may leave an output or a temporary viewing an input,
+    // which may be a caller's array. This op declares no view, so an output gets its own copy;
+    // a temporary is dropped, so no later call can write into the caller's memory.
+    for (std::size_t j = 0; j < outputs_.size(); ++j)
+      for (const Array* input : in)
+        if (out[j]->shares_buffer(*input)) {
+          *out[j] = out[j]->copy();
+          break;
+        }
+    for (Array& temporary : scratch.arrays)
+      for (const Array* input : in)
+        if (temporary.shares_buffer(*input)) {
+          temporary.reset();
+          break;
+        }
   }
 
   std::vector<Instruction> program_;
