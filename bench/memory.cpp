@@ -55,7 +55,7 @@ void run(MinibatchScheme scheme, const char* name) {
   const Variable beta = model.free("beta", Normal(0.0, 1.0), {.shape = {features}});
   const Variable sigma = model.free("sigma", HalfNormal(1.0));
   model.observed("y", Normal(matmul(batch[0], beta), sigma), batch[1], TotalSize(rows));
-  fit(model, 2000, {.optimizer = Adam{.learning_rate = 0.01}, .progress = Progress::none});
+  fit(model, {.max_iterations = 2000, .optimizer = Adam{.learning_rate = 0.01}, .progress = Progress::none});
 
   const double peak = peak_mb(), working = peak - before;
   const double unit = static_cast<double>(batch_size * features * 8) / 1e6;

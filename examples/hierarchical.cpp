@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   model.observed("y", Normal(take(a, batch[1]) + matmul(batch[0], beta), sigma), batch[2], TotalSize(rows));
 
   const auto start = std::chrono::steady_clock::now();
-  const FitResult result = fit(model, iterations, {.optimizer = Adam{.learning_rate = 0.02}, .seed = 1});
+  const FitResult result = fit(model, {.max_iterations = iterations, .optimizer = Adam{.learning_rate = 0.02}, .seed = 1});
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::printf("mean-field ADVI: %lld rows, %lld groups, batches of %lld, %lld iterations, %.1f us per iteration\n",

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   model.observed("y", Normal(matmul(batch[0], beta), sigma), batch[1], TotalSize(rows));
 
   const auto start = std::chrono::steady_clock::now();
-  const FitResult result = fit(model, iterations, {.optimizer = Adam{.learning_rate = learning_rate}, .seed = 1});
+  const FitResult result = fit(model, {.max_iterations = iterations, .optimizer = Adam{.learning_rate = learning_rate}, .seed = 1});
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::printf("mean-field ADVI: %lld rows x %lld features, circular-slice batches of %lld, %lld iterations, %.1f us per iteration\n",

@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   model.observed("y", BernoulliLogit(matmul(batch[0], beta)), batch[1], TotalSize(rows));
 
   const auto start = std::chrono::steady_clock::now();
-  const FitResult result = fit(model, iterations, {.optimizer = Adam{.learning_rate = 0.01}, .seed = 1});
+  const FitResult result = fit(model, {.max_iterations = iterations, .optimizer = Adam{.learning_rate = 0.01}, .seed = 1});
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::printf("mean-field ADVI: %lld rows x %lld features, %lld indices per batch (with replacement), %lld iterations, %.1f us per iteration\n",

@@ -33,11 +33,11 @@ int main() {
   std::cout << "logp " << result[0].item() << ", d/dslope " << result[1].item() << "\n";
 
   // Fit it: minibatch MAP with Adam...
-  MapResult map = find_map(model, {.iterations = 2000, .optimizer = Adam{.learning_rate = 0.05}});
+  MapResult map = find_map(model, {.max_iterations = 2000, .optimizer = Adam{.learning_rate = 0.05}});
   std::cout << "MAP slope " << map.point.at("slope").item() << "\n";
 
   // ...or mean-field ADVI: posterior means and sds in the constrained space, and samples.
-  FitResult advi = fit(model, 20000, {.optimizer = Adam{.learning_rate = 0.02}});
+  FitResult advi = fit(model, {.max_iterations = 20000, .optimizer = Adam{.learning_rate = 0.02}});
   auto posterior = advi.approximation.moments();
   std::cout << "slope " << posterior.at("slope").mean.item() << " +- " << posterior.at("slope").sd.item()
             << ", noise " << posterior.at("noise").mean.item() << "\n";

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs, from Debian's package registry, whatever symbatch's build needs and this machine
-# lacks. Sourced by example.sh and test.sh; run as root (or with sudo available).
+# lacks. Sourced by example.sh and test.sh (which adds what only the tests need in
+# symbatch_extra_packages); run as root (or with sudo available).
 set -euo pipefail
-symbatch_packages=(cmake g++ ninja-build libeigen3-dev catch2 librandom123-dev libbenchmark-dev gnuplot-nox)
+symbatch_packages=(cmake g++ ninja-build libeigen3-dev catch2 librandom123-dev libbenchmark-dev gnuplot-nox
+  ${symbatch_extra_packages[@]+"${symbatch_extra_packages[@]}"})
 missing=()
 for package in "${symbatch_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

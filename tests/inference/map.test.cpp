@@ -40,9 +40,39 @@ TEST_CASE("map: minibatch MAP of a logistic regression converges to the full-dat
   Model model;
   const Variable b = model.free("beta", Normal(0.0, 1.0), {.shape = {d}});
   model.observed("y", BernoulliLogit(matmul(batch[0], b)), batch[1], TotalSize(n));
-  const MapResult result = find_map(model, {.iterations = 60000, .optimizer = Adam{.learning_rate = 5e-5}, .seed = 9});
+  const MapResult result = find_map(model, {.max_iterations = 60000, .optimizer = Adam{.learning_rate = 5e-5}, .seed = 9});
   for (std::int64_t j = 0; j < d; ++j) {
     INFO("beta[" << j << "] full-data MAP " << beta[j]);
     CHECK(std::abs(result.point.at("beta").flat<double>(j) - beta[j]) < 1e-2);
   }
+}
+
+TEST_CASE("map: bad arguments and failed steps are named", "[map][errors]") {
+  Model empty;
+  CHECK_THROWS_WITH(find_map(empty, {.progress = Progress::none}), "find_map: the model has no free variables to optimise");
+  Model model;
+  const Variable x = model.free("x", Normal(0.0, 1.0));
+  CHECK_THROWS_WITH(find_map(model, {.max_iterations = -1}), "find_map: max_iterations is -1, but must be nonnegative");
+  CHECK_THROWS_WITH(find_map(model, {.optimizer = Adam{.epsilon = -1}}), "adam: Epsilon is -1, but must be positive");
+  CHECK_THROWS_WITH(find_map(model, {.optimizer = Adam{.beta1 = 1}}), "adam: beta1 is 1, but must be in the interval [0, 1)");
+  CHECK_THROWS_WITH(find_map(model, {.optimizer = Adam{.beta2 = -0.5}}), "adam: beta2 is -0.5, but must be in the interval [0, 1)");
+  model.potential("steep", -1e6 * square(square(x)));
+  CHECK_THROWS_WITH(find_map(model, {.max_iterations = 100, .optimizer = Sgd{.learning_rate = 10}, .progress = Progress::none}),
+                    Catch::Matchers::StartsWith("find_map: the loss is NaN at iteration ") &&
+                        Catch::Matchers::Contains("parameters that went NaN or infinite: 'x'"));
+}
+
+TEST_CASE("map: callbacks see every step and can stop the optimisation", "[map]") {
+  Model model;
+  model.free("x", Normal(2.0, 1.0));
+  std::int64_t seen = 0;
+  const MapResult result = find_map(model, {.max_iterations = 500, .progress = Progress::none}, {[&](const FitState& state) {
+                                      CHECK(state.iteration() == seen);
+                                      CHECK(state.parameters().size() == 1);
+                                      ++seen;
+                                      return state.iteration() < 9;
+                                    }});
+  CHECK(seen == 10);
+  CHECK(result.stopped_early);
+  CHECK(result.loss_history.size() == 10);
 }

@@ -95,3 +95,8 @@ TEST_CASE("matmul: gradients match finite differences for every shape combinatio
   check_grad([](const std::vector<Variable>& x) { return matmul_transpose_a(x[0], x[1]); }, {values(4, 3, 1), vector(4, 2)});
   check_grad([](const std::vector<Variable>& x) { return matmul_transpose_b(x[0], x[1]); }, {vector(4, 1), values(2, 4, 2)});
 }
+
+TEST_CASE("matmul: a null variable is an error naming matmul, not an internal cast", "[ops][matmul][errors]") {
+  CHECK_THROWS_WITH(matmul(Variable{}, input("v", DType::f64, {2})), "matmul: input 1/2 is a null variable");
+  CHECK_THROWS_WITH(matmul(input("v", DType::f64, {2}), Variable{}), "matmul: input 2/2 is a null variable");
+}

@@ -75,3 +75,24 @@ TEST_CASE("reduce: gradients match finite differences", "[ops][reduce][grad]") {
     check_grad([axis](const std::vector<Variable>& x) { return max(x[0], axis); }, {matrix});
   }
 }
+
+TEST_CASE("reduce: max over an empty axis is an error, as in NumPy", "[ops][reduce][errors]") {
+  Variable e = input("e", DType::f64, {Type::unknown, 3});
+  Function f = compile({e}, {max(e, 0)});
+  CHECK_THROWS_WITH(f({Array::zeros(DType::f64, Shape{0, 3})}),
+                    "max: input 1/1 of shape (0, 3) has no elements along the reduced axis 0; the maximum of nothing is undefined");
+  Function all = compile({e}, {max(e)});
+  CHECK_THROWS_WITH(all({Array::zeros(DType::f64, Shape{0, 3})}),
+                    "max: input 1/1 of shape (0, 3) has no elements along the reduced axes; the maximum of nothing is undefined");
+  // Reducing a non-empty axis of an empty array gives an empty result, not an error.
+  Function rows = compile({e}, {max(e, 1)});
+  CHECK(rows({Array::zeros(DType::f64, Shape{0, 3})})[0].shape() == Shape{0});
+}
+
+TEST_CASE("reduce: a null variable is an error naming the op", "[ops][reduce][errors]") {
+  const Variable null;
+  CHECK_THROWS_WITH(sum(null), "sum: input 1/1 is a null variable");
+  CHECK_THROWS_WITH(mean(null), "mean: input 1/1 is a null variable");
+  CHECK_THROWS_WITH(logsumexp(null), "logsumexp: input 1/1 is a null variable");
+  CHECK_THROWS_WITH(max(null, 0), "max: input 1/1 is a null variable");
+}

@@ -3,11 +3,23 @@
 #pragma once
 
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "symbatch/graph/op.hpp"
 
 namespace symbatch {
+
+namespace detail {
+
+/// Throws `std::invalid_argument` when input `index` (of `count`) of `function` is a null
+/// (default-constructed) variable: `add: input 1/2 is a null variable`. Factories call it before
+/// they read an input's type.
+inline void check_not_null(std::string_view function, const Variable& x, std::size_t index, std::size_t count) {
+  if (!x) throw_invalid(function, "input ", index, "/", count, " is a null variable");
+}
+
+}  // namespace detail
 
 /// @brief `{op, inputs, outputs}`. The outputs live inside the apply, so a handle to any output
 /// keeps the whole apply (and so its other outputs and its inputs) alive. Immutable once built.
@@ -15,8 +27,7 @@ class ApplyNode : public std::enable_shared_from_this<ApplyNode> {
  public:
   /// Applies `op` to `inputs`: checks them with `op->output_types` and creates the outputs.
   static std::shared_ptr<ApplyNode> make(std::shared_ptr<const Op> op, std::vector<Variable> inputs) {
-    for (std::size_t i = 0; i < inputs.size(); ++i)
-      if (!inputs[i]) throw_invalid(op->name(), "input ", i + 1, "/", inputs.size(), " is a null variable");
+    for (std::size_t i = 0; i < inputs.size(); ++i) detail::check_not_null(op->name(), inputs[i], i + 1, inputs.size());
     std::vector<Type> types = op->output_types(inputs);
     auto node = std::shared_ptr<ApplyNode>(new ApplyNode(std::move(op), std::move(inputs)));
     node->outputs_.resize(types.size());

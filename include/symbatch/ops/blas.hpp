@@ -19,8 +19,12 @@ class MatMul final : public Op {
  public:
   MatMul(bool transpose_a = false, bool transpose_b = false) : transpose_a_(transpose_a), transpose_b_(transpose_b) {}
   std::string name() const override { return "matmul"; }
-  std::string describe() const override {
-    return std::string("matmul") + (transpose_a_ || transpose_b_ ? std::string("{") + (transpose_a_ ? "a^T" : "a") + "," + (transpose_b_ ? "b^T" : "b") + "}" : "");
+  /// The transposes, declared only when set (plain `matmul` prints without parameters).
+  OpParameters parameters() const override {
+    OpParameters declared;
+    if (transpose_a_) declared.push_back({"transpose_a", true});
+    if (transpose_b_) declared.push_back({"transpose_b", true});
+    return declared;
   }
 
   std::vector<Type> output_types(std::span<const Variable> inputs) const override {
@@ -93,11 +97,6 @@ class MatMul final : public Op {
 
   std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable> output_grads) const override;
 
-  bool equals(const Op& other) const override {
-    auto* op = dynamic_cast<const MatMul*>(&other);
-    return op && op->transpose_a_ == transpose_a_ && op->transpose_b_ == transpose_b_;
-  }
-  std::size_t hash() const override { return Op::hash() ^ (transpose_a_ * 2u + transpose_b_ + 17u); }
 
  private:
   static std::vector<std::int64_t> oriented(std::vector<std::int64_t> shape, bool transpose) {
@@ -108,7 +107,11 @@ class MatMul final : public Op {
 };
 
 /// @brief NumPy `matmul` of f64 vectors and matrices (see `MatMul`).
-inline Variable matmul(const Variable& a, const Variable& b) { return make_apply<MatMul>({cast(a, DType::f64), cast(b, DType::f64)}); }
+inline Variable matmul(const Variable& a, const Variable& b) {
+  detail::check_not_null("matmul", a, 1, 2);
+  detail::check_not_null("matmul", b, 2, 2);
+  return make_apply<MatMul>({cast(a, DType::f64), cast(b, DType::f64)});
+}
 /// @brief `a^T @ b` for a matrix `a`, without copying the transpose.
 inline Variable matmul_transpose_a(const Variable& a, const Variable& b) { return make_apply<MatMul>({a, b}, true, false); }
 /// @brief `a @ b^T` for a matrix `b`, without copying the transpose.

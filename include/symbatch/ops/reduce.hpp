@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 
+#include "symbatch/ops/axis.hpp"
 #include "symbatch/ops/elemwise.hpp"
 
 namespace symbatch {
@@ -27,43 +28,20 @@ inline const char* reduction_name(Reduction kind) {
   return "?";
 }
 
-/// Checks `axis` against `rank` (negative counts from the end) and returns it normalised.
-inline std::optional<int> normalize_axis(const std::string& op, std::optional<int> axis, int rank) {
-  if (!axis) return std::nullopt;
-  const int normalized = *axis < 0 ? *axis + rank : *axis;
-  if (normalized < 0 || normalized >= rank)
-    throw_invalid(op, "axis ", *axis, " is out of range for input 1/1 of rank ", rank);
-  return normalized;
-}
-
-/// Splits `shape` around `axis` into (outer, length, inner); all axes when `axis` is empty.
-inline std::array<std::int64_t, 3> split_axis(const Shape& shape, std::optional<int> axis) {
-  if (!axis) return {1, shape.size(), 1};
-  std::int64_t outer = 1, inner = 1;
-  for (int i = 0; i < *axis; ++i) outer *= shape[i];
-  for (int i = *axis + 1; i < shape.rank(); ++i) inner *= shape[i];
-  return {outer, shape[*axis], inner};
-}
-
-inline Shape reduced_shape(const Shape& shape, std::optional<int> axis) {
-  Shape out;
-  if (axis)
-    for (int i = 0; i < shape.rank(); ++i)
-      if (i != *axis) out.push_back(shape[i]);
-  return out;
-}
-
 }  // namespace detail
 
 /// @brief Reduction of an `f64` (or, for sum and max, `i64`) array over one axis or all axes.
 ///
-/// `sum` and `mean` of an empty axis are 0 and NaN; `logsumexp` is @f$ \log \sum_i e^{x_i} @f$
+/// `sum` and `mean` of an empty axis are 0 and NaN; `max` of an empty axis throws (as NumPy does); `logsumexp` is @f$ \log \sum_i e^{x_i} @f$
 /// computed with the maximum subtracted (so it does not overflow), `-inf` for an empty axis.
 class Reduce final : public Op {
  public:
   Reduce(Reduction kind, std::optional<int> axis) : kind_(kind), axis_(axis) {}
   std::string name() const override { return detail::reduction_name(kind_); }
-  std::string describe() const override { return name() + (axis_ ? "{axis=" + std::to_string(*axis_) + "}" : ""); }
+  OpParameters parameters() const override {
+    if (!axis_) return {};
+    return {{"axis", std::int64_t{*axis_}}};
+  }
   Reduction kind() const { return kind_; }
   std::optional<int> axis() const { return axis_; }
 
@@ -73,7 +51,7 @@ class Reduce final : public Op {
     const bool integer_ok = kind_ == Reduction::sum || kind_ == Reduction::max;
     if (!(dtype == DType::f64 || (integer_ok && dtype == DType::i64)))
       throw_invalid(name(), "input 1/1 has dtype ", dtype_name(dtype), ", expected ", integer_ok ? "f64 or i64" : "f64");
-    const std::optional<int> axis = detail::normalize_axis(name(), axis_, inputs[0].rank());
+    const std::optional<int> axis = detail::resolve_axis(name(), axis_, inputs[0].rank());
     std::vector<std::int64_t> shape;
     if (axis)
       for (int i = 0; i < inputs[0].rank(); ++i)
@@ -90,16 +68,15 @@ class Reduce final : public Op {
 
   std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable> output_grads) const override;
 
-  bool equals(const Op& other) const override {
-    auto* reduce = dynamic_cast<const Reduce*>(&other);
-    return reduce && reduce->kind_ == kind_ && reduce->axis_ == axis_;
-  }
-  std::size_t hash() const override { return Op::hash() ^ (static_cast<std::size_t>(kind_) * 31 + static_cast<std::size_t>(axis_.value_or(-7) + 11)); }
 
  private:
   template <class T>
   void run(const Array& x, std::optional<int> axis, Array& result) const {
     const auto [outer, length, inner] = detail::split_axis(x.shape(), axis);
+    // NumPy raises here too: a maximum over no elements has no value (-inf would be silently wrong).
+    if (kind_ == Reduction::max && length == 0 && outer * inner > 0)
+      throw_invalid(name(), "input 1/1 of shape ", x.shape().str(), " has no elements along the reduced ",
+                    axis ? "axis " + std::to_string(*axis) : std::string("axes"), "; the maximum of nothing is undefined");
     result.ensure(dtype_of<T>(), detail::reduced_shape(x.shape(), axis));
     const T* p = x.data<T>();
     T* o = result.data<T>();
@@ -118,9 +95,11 @@ class Reduce final : public Op {
     using Map = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
     const Map values(p, n);
     switch (kind_) {
-      case Reduction::sum: return values.sum();
+      case Reduction::sum:
+        if constexpr (std::is_same_v<T, double>) return values.sum();
+        else return checked_sum(p, n, 1);
       case Reduction::mean: return static_cast<T>(n == 0 ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(values.sum()) / static_cast<double>(n));
-      case Reduction::max: return n == 0 ? lowest<T>() : max_of(p, n, 1);
+      case Reduction::max: return max_of(p, n, 1);
       case Reduction::logsumexp: {
         if constexpr (std::is_same_v<T, double>) {
           if (n == 0) return -std::numeric_limits<double>::infinity();
@@ -137,12 +116,13 @@ class Reduce final : public Op {
     switch (kind_) {
       case Reduction::sum:
       case Reduction::mean: {
+        if constexpr (!std::is_same_v<T, double>) return checked_sum(p, n, stride);  // i64: sum only
         T total{0};
         for (std::int64_t k = 0; k < n; ++k) total += p[k * stride];
         if (kind_ == Reduction::sum) return total;
         return static_cast<T>(n == 0 ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(total) / static_cast<double>(n));
       }
-      case Reduction::max: return n == 0 ? lowest<T>() : max_of(p, n, stride);
+      case Reduction::max: return max_of(p, n, stride);
       case Reduction::logsumexp: {
         if constexpr (std::is_same_v<T, double>) {
           if (n == 0) return -std::numeric_limits<double>::infinity();
@@ -156,6 +136,13 @@ class Reduce final : public Op {
     }
     return T{};
   }
+  /// An i64 sum that throws on overflow instead of wrapping.
+  static std::int64_t checked_sum(const std::int64_t* p, std::int64_t n, std::int64_t stride) {
+    std::int64_t total = 0;
+    for (std::int64_t k = 0; k < n; ++k)
+      if (__builtin_add_overflow(total, p[k * stride], &total)) throw_domain("sum", "integer overflow in the sum of i64 elements");
+    return total;
+  }
   template <class T>
   static T max_of(const T* p, std::int64_t n, std::int64_t stride) {
     T best = p[0];
@@ -165,11 +152,6 @@ class Reduce final : public Op {
       if (value > best) best = value;
     }
     return best;
-  }
-  template <class T>
-  static T lowest() {
-    if constexpr (std::is_same_v<T, double>) return -std::numeric_limits<double>::infinity();
-    else return std::numeric_limits<T>::lowest();
   }
 
   Reduction kind_;
@@ -185,8 +167,11 @@ class Unreduce final : public Op {
   std::optional<int> axis() const { return axis_; }
   bool is_mean() const { return mean_; }
   std::string name() const override { return "unreduce"; }
-  std::string describe() const override {
-    return name() + "{" + (axis_ ? "axis=" + std::to_string(*axis_) : "all") + (mean_ ? ", mean" : "") + "}";
+  OpParameters parameters() const override {
+    OpParameters declared;
+    if (axis_) declared.push_back({"axis", std::int64_t{*axis_}});
+    declared.push_back({"mean", mean_});
+    return declared;
   }
   std::vector<Type> output_types(std::span<const Variable> inputs) const override {
     if (inputs.size() != 2) throw_invalid(name(), "expected 2 inputs, got ", inputs.size());
@@ -215,11 +200,6 @@ class Unreduce final : public Op {
     (void)node;
     return {InputGrad::of(g), InputGrad::disconnected()};
   }
-  bool equals(const Op& other) const override {
-    auto* op = dynamic_cast<const Unreduce*>(&other);
-    return op && op->axis_ == axis_ && op->mean_ == mean_;
-  }
-  std::size_t hash() const override { return Op::hash() ^ static_cast<std::size_t>(axis_.value_or(-7) + 11 + 100 * mean_); }
 
  private:
   std::optional<int> axis_;
@@ -228,22 +208,26 @@ class Unreduce final : public Op {
 
 /// @brief Sum over `axis` (all axes when omitted). Bool inputs are summed as i64.
 inline Variable sum(const Variable& x, std::optional<int> axis = std::nullopt) {
+  detail::check_not_null("sum", x, 1, 1);
   const Variable input = x.dtype() == DType::boolean ? cast(x, DType::i64) : x;
-  return make_apply<Reduce>({input}, Reduction::sum, detail::normalize_axis("sum", axis, x.rank()));
+  return make_apply<Reduce>({input}, Reduction::sum, detail::resolve_axis("sum", axis, x.rank()));
 }
 /// @brief Mean over `axis` (all axes when omitted); integers are converted to f64.
 inline Variable mean(const Variable& x, std::optional<int> axis = std::nullopt) {
-  return make_apply<Reduce>({cast(x, DType::f64)}, Reduction::mean, detail::normalize_axis("mean", axis, x.rank()));
+  detail::check_not_null("mean", x, 1, 1);
+  return make_apply<Reduce>({cast(x, DType::f64)}, Reduction::mean, detail::resolve_axis("mean", axis, x.rank()));
 }
 /// @brief @f$ \log \sum e^{x} @f$ over `axis` (all axes when omitted), computed stably.
 inline Variable logsumexp(const Variable& x, std::optional<int> axis = std::nullopt) {
-  return make_apply<Reduce>({cast(x, DType::f64)}, Reduction::logsumexp, detail::normalize_axis("logsumexp", axis, x.rank()));
+  detail::check_not_null("logsumexp", x, 1, 1);
+  return make_apply<Reduce>({cast(x, DType::f64)}, Reduction::logsumexp, detail::resolve_axis("logsumexp", axis, x.rank()));
 }
 /// @brief Maximum over `axis` (all axes when omitted); NaN propagates. Gradient goes to every
 /// position equal to the maximum.
 inline Variable max(const Variable& x, std::optional<int> axis = std::nullopt) {
+  detail::check_not_null("max", x, 1, 1);
   const Variable input = x.dtype() == DType::boolean ? cast(x, DType::i64) : x;
-  return make_apply<Reduce>({input}, Reduction::max, detail::normalize_axis("max", axis, x.rank()));
+  return make_apply<Reduce>({input}, Reduction::max, detail::resolve_axis("max", axis, x.rank()));
 }
 
 inline std::vector<InputGrad> Reduce::grad(const ApplyNode& node, std::span<const Variable> output_grads) const {

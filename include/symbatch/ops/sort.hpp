@@ -76,10 +76,6 @@ class Sort final : public Op {
     if (indices_ || node.input(0).dtype() != DType::f64) return {InputGrad::disconnected()};
     return {InputGrad::of(make_apply<detail::SortGrad>({node.input(0), output_grads[0]}))};
   }
-  bool equals(const Op& other) const override {
-    auto* op = dynamic_cast<const Sort*>(&other);
-    return op && op->indices_ == indices_;
-  }
 
  private:
   template <class T>

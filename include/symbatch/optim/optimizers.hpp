@@ -115,8 +115,12 @@ inline std::vector<Update> updates(const AdagradWindow& options, const Variable&
 inline std::vector<Update> updates(const Adam& options, const Variable& loss, const std::vector<Variable>& parameters) {
   detail::check_parameters("adam", parameters);
   check_positive("adam", "Learning rate", options.learning_rate);
-  check_bounded("adam", "beta1", options.beta1, 0, 1);
-  check_bounded("adam", "beta2", options.beta2, 0, 1);
+  // The bias corrections divide by 1 - beta^t: a beta of 1 divides by zero.
+  if (!(options.beta1 >= 0 && options.beta1 < 1))
+    throw_domain("adam", "beta1 is ", detail::format_number(options.beta1), ", but must be in the interval [0, 1)");
+  if (!(options.beta2 >= 0 && options.beta2 < 1))
+    throw_domain("adam", "beta2 is ", detail::format_number(options.beta2), ", but must be in the interval [0, 1)");
+  check_positive("adam", "Epsilon", options.epsilon);
   const std::vector<Variable> grads = grad(loss, parameters);
   const Variable step = shared(Array::scalar(0.0), "adam_step");
   const Variable next_step = step + 1.0;
