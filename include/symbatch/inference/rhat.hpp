@@ -154,7 +154,7 @@ inline void rhat_of_windows(const Eigen::Ref<const Eigen::MatrixXd>& iterates, s
   for (Eigen::Index p = 0; p < iterates.cols(); ++p) {
     // Consecutive windows of one column are the columns of a contiguous (chain_length x windows)
     // block: a Ref<const MatrixXd> has unit inner stride.
-    const Eigen::Map<const Eigen::MatrixXd> chains(&iterates(first, p), chain_length, windows);
+    const Eigen::Map<const Eigen::MatrixXd> chains(iterates.data() + p * iterates.outerStride() + first, chain_length, windows);
     out[p] = kind == RhatKind::basic ? rhat_basic(chains, workspace) : rhat(chains, workspace);
   }
 }
