@@ -44,6 +44,29 @@ TEST_CASE("ess_bulk, ess_basic, mcse_mean: posterior's values on AR(1), antithet
   }
 }
 
+TEST_CASE("ess_bulk, ess_basic, mcse_mean: posterior's values on the last 2000 iterates of an optimisation", "[ess]") {
+  // One chain per parameter, read in place from the iterate matrix. Parameter 2 still drifts:
+  // Geyer's sequence runs past the direct lags (8 log2(1000) = 80), so the FFT path is used.
+  struct IterateReference {
+    int parameter;
+    double ess_bulk, ess_basic, mcse_mean;
+  };
+  const IterateReference references[] = {
+      {0, 377.39735690509656, 373.61535873457211, 0.003737218646731814},
+      {1, 229.79485386847674, 226.58619123567982, 0.0093340244990079459},
+      {2, 11.663130884108377, 11.501823325456316, 0.066007006153438103},
+  };
+  const Eigen::MatrixXd iterates = test_reference::iterates_3000x3();
+  EssWorkspace workspace;
+  for (const auto& reference : references) {
+    const auto window = iterates.col(reference.parameter).tail(2000);
+    INFO("parameter " << reference.parameter);
+    CHECK(ess_bulk(window, workspace) == Approx(reference.ess_bulk).epsilon(tolerance).margin(0));
+    CHECK(ess_basic(window, workspace) == Approx(reference.ess_basic).epsilon(tolerance).margin(0));
+    CHECK(mcse_mean(window, workspace) == Approx(reference.mcse_mean).epsilon(tolerance).margin(0));
+  }
+}
+
 TEST_CASE("ess: one column of an iterate matrix is a chain, read in place", "[ess]") {
   // The same numbers as the first chain alone, passed as a block of a larger matrix.
   const Eigen::MatrixXd chains = test_reference::ar1_4x1000();

@@ -30,8 +30,8 @@ TEST_CASE("rank_normalize: pooled ranks with ties averaged, as posterior's z_sca
   const double expected[] = {0.41246312944140484, -0.64334540539291685, 0.41246312944140484,
                              -0.20189347914185091, 1.2815515655446008,  -1.2815515655446008};
   Eigen::MatrixXd out;
-  std::vector<std::int64_t> order;
-  rank_normalize(draws, out, order);
+  std::vector<std::pair<double, std::int64_t>> sorted;
+  rank_normalize(draws, out, sorted);
   for (int i = 0; i < 6; ++i) CHECK(out.data()[i] == Approx(expected[i]).epsilon(1e-15).margin(0));
 }
 

@@ -21,8 +21,11 @@
 /// and `mcse_mean` is @f$ \mathrm{sd}(\theta) / \sqrt{\mathrm{ESS_{basic}}} @f$, the standard error of
 /// the mean of all draws as an estimate of the stationary mean.
 ///
-/// Cost: one FFT autocovariance per chain, O(S log S) for S draws (O(S log S) more for the
-/// sort of `ess_bulk`); with a reused `EssWorkspace` no call allocates.
+/// Cost, for S = N M draws: Geyer's sequence needs autocovariances up to its stopping lag
+/// @f$ T @f$, a few autocorrelation times. They are computed directly while
+/// @f$ T < 8 \lceil \log_2 N \rceil @f$, @f$ O(S\, T) @f$, and by FFT otherwise, @f$ O(S \log N) @f$ (see
+/// autocovariance.hpp): @f$ O(S \min(T, \log N)) @f$ in all. `ess_bulk` adds a sort,
+/// @f$ O(S \log S) @f$. With a reused `EssWorkspace` no call allocates.
 #pragma once
 
 #include <Eigen/Core>
@@ -41,28 +44,56 @@ namespace symbatch {
 struct EssWorkspace {
   RankWorkspace rank;                      ///< split and rank-normalized draws
   AutocovarianceWorkspace autocovariance;  ///< FFT buffers
-  Eigen::VectorXd chain_autocovariance;    ///< one chain's autocovariances
-  Eigen::VectorXd mean_autocovariance;     ///< their mean over chains, per lag
+  Eigen::MatrixXd centered;                ///< the chains minus their means
+  Eigen::VectorXd chain_autocovariance;    ///< one chain's autocovariances (FFT path)
+  Eigen::VectorXd mean_autocovariance;     ///< their mean over chains, per lag (FFT path)
   Eigen::VectorXd autocorrelation;         ///< Geyer's sequence of combined autocorrelations
 };
 
 namespace detail {
+
+/// Lags up to which `ess_of_chains` computes autocovariances directly: @f$ 8 \lceil\log_2 n\rceil @f$,
+/// where the direct sums cost about as much as the FFT of a chain.
+inline std::int64_t direct_autocovariance_lags(std::int64_t n) {
+  std::int64_t bits = 0;
+  while ((std::int64_t{1} << bits) < n) ++bits;
+  return 8 * bits;
+}
 
 /// The ESS formula of the file comment for the chains as given (posterior's `.ess`).
 inline double ess_of_chains(const Eigen::Ref<const Eigen::MatrixXd>& chains, EssWorkspace& workspace) {
   const std::int64_t n = chains.rows(), m = chains.cols();
   if (std::abs(chains.maxCoeff() - chains.minCoeff()) < std::numeric_limits<double>::epsilon())
     return std::numeric_limits<double>::quiet_NaN();  // constant draws: 0/0 (posterior: NA)
-  workspace.chain_autocovariance.resize(n);
-  workspace.mean_autocovariance.setZero(n);
-  for (std::int64_t c = 0; c < m; ++c) {
-    autocovariance(chains.col(c), workspace.chain_autocovariance, workspace.autocovariance);
-    workspace.mean_autocovariance += workspace.chain_autocovariance;
-  }
-  workspace.mean_autocovariance /= static_cast<double>(m);
-  const auto& gamma = workspace.mean_autocovariance;
+  // Lags are needed in increasing order and Geyer's sequence usually stops after a few
+  // autocorrelation times: compute them one by one directly, O(n m) each, and switch to the FFT
+  // (all lags at once, O(n m log n)) if the sequence runs past the direct limit.
+  workspace.centered.resize(n, m);
+  for (std::int64_t c = 0; c < m; ++c) workspace.centered.col(c) = chains.col(c).array() - chains.col(c).mean();
+  workspace.mean_autocovariance.resize(n);
+  const std::int64_t direct_limit = direct_autocovariance_lags(n);
+  bool all_lags_known = false;
+  const auto gamma = [&](std::int64_t lag) {
+    if (lag < direct_limit) {
+      double sum = 0;
+      for (std::int64_t c = 0; c < m; ++c)
+        sum += workspace.centered.col(c).head(n - lag).dot(workspace.centered.col(c).tail(n - lag));
+      return sum / static_cast<double>(n * m);
+    }
+    if (!all_lags_known) {
+      workspace.chain_autocovariance.resize(n);
+      workspace.mean_autocovariance.setZero();
+      for (std::int64_t c = 0; c < m; ++c) {
+        autocovariance(workspace.centered.col(c), workspace.chain_autocovariance, workspace.autocovariance);
+        workspace.mean_autocovariance += workspace.chain_autocovariance;
+      }
+      workspace.mean_autocovariance /= static_cast<double>(m);
+      all_lags_known = true;
+    }
+    return workspace.mean_autocovariance[lag];
+  };
   const auto iterations = static_cast<double>(n);
-  const double mean_variance = gamma[0] * iterations / (iterations - 1);
+  const double mean_variance = gamma(0) * iterations / (iterations - 1);
   double variance_plus = mean_variance * (iterations - 1) / iterations;
   if (m > 1) {  // plus the sample variance of the chain means
     double grand = 0, spread = 0;
@@ -71,7 +102,7 @@ inline double ess_of_chains(const Eigen::Ref<const Eigen::MatrixXd>& chains, Ess
     for (std::int64_t c = 0; c < m; ++c) spread += std::pow(chains.col(c).mean() - grand, 2);
     variance_plus += spread / static_cast<double>(m - 1);
   }
-  const auto rho_at = [&](std::int64_t lag) { return 1 - (mean_variance - gamma[lag]) / variance_plus; };
+  const auto rho_at = [&](std::int64_t lag) { return 1 - (mean_variance - gamma(lag)) / variance_plus; };
   Eigen::VectorXd& rho = workspace.autocorrelation;
   rho.setZero(n);
   // Geyer's initial positive sequence: pairs (rho_t, rho_t+1), t even, while their sum is positive.
@@ -139,7 +170,7 @@ inline double ess_basic(const Eigen::Ref<const Eigen::MatrixXd>& draws) {
 inline double ess_bulk(const Eigen::Ref<const Eigen::MatrixXd>& draws, EssWorkspace& workspace) {
   detail::check_ess_draws("ess_bulk", draws);
   split_chains(draws, workspace.rank.split);
-  rank_normalize(workspace.rank.split, workspace.rank.transformed, workspace.rank.order);
+  rank_normalize(workspace.rank.split, workspace.rank.transformed, workspace.rank.sorted);
   return detail::ess_of_chains(workspace.rank.transformed, workspace);
 }
 

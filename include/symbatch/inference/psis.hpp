@@ -31,7 +31,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <numeric>
+#include <utility>
 #include <vector>
 
 #include "symbatch/core/error.hpp"
@@ -52,7 +52,7 @@ struct PsisResult {
 
 /// @brief Buffers reused by `psis` across calls.
 struct PsisWorkspace {
-  std::vector<std::int64_t> order;  ///< permutation sorting the log-ratios
+  std::vector<std::pair<double, std::int64_t>> sorted;  ///< (shifted log-ratio, index), sorted
   Eigen::VectorXd exceedances;      ///< tail ratios minus the cutoff
   Eigen::VectorXd theta;            ///< the Zhang-Stephens grid
   Eigen::VectorXd profile;          ///< profile log-likelihood on the grid
@@ -130,28 +130,27 @@ inline PsisResult psis(const Eigen::Ref<const Eigen::VectorXd>& log_ratios, Eige
   smoothed_log_weights = log_ratios.array() - largest;
   double pareto_k = std::numeric_limits<double>::infinity();
   if (tail_length >= 5 && tail_length < draws) {
-    auto& order = workspace.order;
-    order.resize(static_cast<std::size_t>(draws));
-    std::iota(order.begin(), order.end(), std::int64_t{0});
-    const auto& shifted = smoothed_log_weights;  // ties keep their index order, as R's sort does
-    std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
-      return shifted[a] < shifted[b] || (shifted[a] == shifted[b] && a < b);
-    });
+    // Sorting (value, index) pairs lexicographically keeps tied ratios in index order, as R's
+    // stable sort.int does (it decides which of them gets which smoothed value).
+    auto& sorted = workspace.sorted;
+    sorted.resize(static_cast<std::size_t>(draws));
+    for (std::int64_t s = 0; s < draws; ++s) sorted[static_cast<std::size_t>(s)] = {smoothed_log_weights[s], s};
+    std::sort(sorted.begin(), sorted.end());
     const std::int64_t first_tail = draws - tail_length;
-    const double tail_min = shifted[order[static_cast<std::size_t>(first_tail)]];
+    const double tail_min = sorted[static_cast<std::size_t>(first_tail)].first;
     if (std::abs(0.0 - tail_min) >= std::numeric_limits<double>::epsilon() / 100) {  // tail max is 0
-      const double cutoff = shifted[order[static_cast<std::size_t>(first_tail - 1)]];
+      const double cutoff = sorted[static_cast<std::size_t>(first_tail - 1)].first;
       const double exp_cutoff = std::exp(cutoff);
       workspace.exceedances.resize(tail_length);
       for (std::int64_t j = 0; j < tail_length; ++j)
-        workspace.exceedances[j] = std::exp(shifted[order[static_cast<std::size_t>(first_tail + j)]]) - exp_cutoff;
+        workspace.exceedances[j] = std::exp(sorted[static_cast<std::size_t>(first_tail + j)].first) - exp_cutoff;
       const GeneralizedParetoFit fit = generalized_pareto_fit(workspace.exceedances, workspace);
       pareto_k = fit.k;
       if (std::isfinite(fit.k) && !std::isnan(fit.sigma) && fit.sigma > 0) {
         for (std::int64_t j = 0; j < tail_length; ++j) {
           const double p = (static_cast<double>(j) + 0.5) / static_cast<double>(tail_length);
           const double quantile = fit.sigma * std::expm1(-fit.k * std::log1p(-p)) / fit.k;
-          smoothed_log_weights[order[static_cast<std::size_t>(first_tail + j)]] = std::log(quantile + exp_cutoff);
+          smoothed_log_weights[sorted[static_cast<std::size_t>(first_tail + j)].second] = std::log(quantile + exp_cutoff);
         }
       }
     }

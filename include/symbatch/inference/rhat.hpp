@@ -106,13 +106,13 @@ inline double rhat_basic(const Eigen::Ref<const Eigen::MatrixXd>& draws) {
 inline double rhat(const Eigen::Ref<const Eigen::MatrixXd>& draws, RankWorkspace& workspace) {
   detail::check_rhat_draws("rhat", draws);
   split_chains(draws, workspace.split);
-  rank_normalize(workspace.split, workspace.transformed, workspace.order);
+  rank_normalize(workspace.split, workspace.transformed, workspace.sorted);
   const double bulk = detail::rhat_of_chains(workspace.transformed);
   // posterior folds around the median of the unsplit draws (the middle iteration of an odd
   // chain counts), then splits.
   fold_draws(draws, workspace.folded, workspace.pooled);
   split_chains(workspace.folded, workspace.split);
-  rank_normalize(workspace.split, workspace.transformed, workspace.order);
+  rank_normalize(workspace.split, workspace.transformed, workspace.sorted);
   const double tail = detail::rhat_of_chains(workspace.transformed);
   if (std::isnan(bulk) || std::isnan(tail)) return std::numeric_limits<double>::quiet_NaN();
   return std::max(bulk, tail);

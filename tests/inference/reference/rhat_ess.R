@@ -28,6 +28,12 @@ for (setting in list(c(2000, 1), c(2000, 4), c(999, 2), c(3000, 3))) {
   }
 }
 
+cat("// iterates_3000x3, the last 2000 iterates of each parameter as one chain: ess_bulk, ess_basic, mcse_mean\n")
+for (p in 1:ncol(it)) {
+  x <- matrix(it[(T - 1999):T, p], ncol = 1)
+  cat(sprintf("{%d, %s, %s, %s},\n", p - 1, f17(ess_bulk(x)), f17(ess_basic(x)), f17(mcse_mean(x))))
+}
+
 cat("// autocovariance of the first chain of ar1_4x1000 at lags 0, 1, 2, 10, 100, 999\n")
 ac <- posterior:::autocovariance(read("ar1_4x1000")[, 1])
 cat(paste(f17(ac[c(1, 2, 3, 11, 101, 1000)]), collapse = ", "), "\n")
