@@ -104,6 +104,28 @@ TEST_CASE("generalized_pareto_fit: Zhang-Stephens with loo's weakly informative 
   CHECK(fit.sigma == Approx(5.2358190671925797).epsilon(tolerance).margin(0));
 }
 
+TEST_CASE("generalized_pareto_fit: bad arguments are named", "[psis]") {
+  PsisWorkspace workspace;
+  Eigen::VectorXd one(1), unsorted(4), negative(3);
+  one << 1.0;
+  unsorted << 0.1, 0.75, 0.75, 0.5;
+  negative << -0.5, 1.0, 2.0;
+  CHECK_THROWS_WITH(generalized_pareto_fit(one, workspace), "generalized_pareto_fit: exceedances has length 1, but needs at least 2");
+  CHECK_THROWS_WITH(generalized_pareto_fit(unsorted, workspace),
+                    "generalized_pareto_fit: exceedances[3] is 0.5, but must be at least exceedances[2] = 0.75 (sorted "
+                    "ascending) and nonnegative");
+  CHECK_THROWS_WITH(generalized_pareto_fit(negative, workspace),
+                    "generalized_pareto_fit: exceedances[0] is -0.5, but must be at least 0 (sorted ascending) and nonnegative");
+}
+
+TEST_CASE("psis: smooths in place when the output is the input", "[psis]") {
+  Eigen::VectorXd in_place = test_reference::log_ratios_k06_4000();
+  Eigen::VectorXd separate(in_place.size());
+  psis(in_place, separate);
+  psis(in_place, in_place);
+  CHECK(in_place == separate);
+}
+
 TEST_CASE("psis_khat_threshold: min(1 - 1/log10(S), 0.7)", "[psis]") {
   CHECK(psis_khat_threshold(100) == Approx(0.5).epsilon(1e-15));
   CHECK(psis_khat_threshold(1000) == Approx(2.0 / 3.0).epsilon(1e-15));

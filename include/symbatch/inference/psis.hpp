@@ -31,6 +31,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -72,9 +74,21 @@ inline double psis_khat_threshold(std::int64_t draws) {
 /// @f$ k = \overline{\log(1 - \theta x)} @f$; posterior-mean @f$ \hat\theta @f$ over the grid;
 /// @f$ \hat k = \overline{\log(1 - \hat\theta x)} @f$, @f$ \hat\sigma = -\hat k / \hat\theta @f$, then the prior
 /// adjustment @f$ \hat k \leftarrow (n \hat k + 5) / (n + 10) @f$. A NaN k becomes +inf.
+/// @throws std::invalid_argument `generalized_pareto_fit: exceedances has length 1, but needs at least 2`.
+/// @throws std::domain_error `generalized_pareto_fit: exceedances[3] is 0.5, but must be at least
+///   exceedances[2] = 0.75 (sorted ascending) and nonnegative`.
 inline GeneralizedParetoFit generalized_pareto_fit(const Eigen::Ref<const Eigen::VectorXd>& exceedances,
                                                    PsisWorkspace& workspace) {
+  constexpr std::string_view function = "generalized_pareto_fit";
   const std::int64_t n = exceedances.size();
+  if (n < 2) throw_invalid(function, "exceedances has length ", n, ", but needs at least 2");
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double previous = i == 0 ? 0.0 : exceedances[i - 1];
+    if (!(exceedances[i] >= previous))
+      throw_domain(function, "exceedances[", i, "] is ", detail::format_number(exceedances[i]), ", but must be at least ",
+                   i == 0 ? std::string("0") : detail::concat("exceedances[", i - 1, "] = ", detail::format_number(previous)),
+                   " (sorted ascending) and nonnegative");
+  }
   const std::int64_t grid = 30 + static_cast<std::int64_t>(std::floor(std::sqrt(static_cast<double>(n))));
   constexpr double prior = 3;
   // R's x[floor(N / 4 + 0.5)], 1-based.
@@ -107,7 +121,9 @@ inline GeneralizedParetoFit generalized_pareto_fit(const Eigen::Ref<const Eigen:
 /// smoothed, unnormalized log-weights to `smoothed_log_weights` (same length; normalize with a
 /// log-sum-exp). `relative_efficiency` is loo's `r_eff` (1 for independent draws, as from a
 /// variational approximation). With a tail of fewer than 5 draws, or a constant tail, nothing is
-/// smoothed and k-hat is +inf (loo warns in both cases); the weights are still truncated.
+/// smoothed and k-hat is +inf (loo warns in both cases); the weights are still truncated. Should
+/// the fit give a finite k with a scale that is not positive (loo would return NaN weights), the
+/// tail is left unsmoothed. `log_ratios` and `smoothed_log_weights` may be the same vector.
 /// @throws std::invalid_argument `psis: log_ratios has length 1, but needs at least 2`, or when
 ///   the output length differs.
 /// @throws std::domain_error `psis: log_ratios[3] is nan, but must be finite` (as loo);
