@@ -49,6 +49,7 @@ TEST_CASE("fold_draws: distance from the median of all draws", "[rank_normalize]
   fold_draws(odd, out, scratch);
   CHECK(out(0, 0) == 0);
   CHECK(out(4, 0) == 5);
+  CHECK_THROWS_WITH(fold_draws(Eigen::MatrixXd(0, 2), out, scratch), "fold_draws: draws is empty, but its median is needed");
 }
 
 TEST_CASE("split_chains: halves become chains and an odd chain drops its middle draw", "[rank_normalize]") {

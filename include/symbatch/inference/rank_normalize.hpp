@@ -100,8 +100,10 @@ inline void split_chains(const Eigen::Ref<const Eigen::MatrixXd>& draws, Eigen::
 /// @brief Replaces every draw by its distance from the median of all draws,
 /// @f$ |x - \operatorname{median}(x)| @f$ (posterior's `fold_draws`): R-hat of folded draws
 /// detects chains that differ in scale rather than location (the "tail" R-hat).
+/// @throws std::invalid_argument `fold_draws: draws is empty, but its median is needed`.
 inline void fold_draws(const Eigen::Ref<const Eigen::MatrixXd>& draws, Eigen::MatrixXd& out,
                        std::vector<double>& scratch) {
+  if (draws.size() == 0) throw_invalid("fold_draws", "draws is empty, but its median is needed");
   const auto count = static_cast<std::size_t>(draws.size());
   scratch.resize(count);
   Eigen::Map<Eigen::MatrixXd>(scratch.data(), draws.rows(), draws.cols()) = draws;
