@@ -11,13 +11,15 @@
 /// @f$ \tilde H_n' = \sqrt{2n}\, \tilde H_{n-1} @f$ (Press et al., *Numerical Recipes*, 3rd ed., 4.6),
 /// accurate relative to themselves even where they are as small as 1e-40 (eigenvector-based
 /// weights are accurate only relative to the largest). The rule is symmetrized exactly.
-/// Measured against 30-digit mpmath nodes: within 1e-14 relative up to n = 100 (see the test).
+/// Measured against 40-digit mpmath values up to n = 100: nodes within 1e-14 and weights within
+/// 1e-13 relative (see the test).
 ///
 /// For @f$ Z \sim N(0, 1) @f$: @f$ E[f(\mu + \sigma Z)] \approx \sum_i \frac{w_i}{\sqrt\pi} f(\mu + \sigma \sqrt2\, x_i) @f$.
 /// The error for a function analytic in a strip @f$ |\mathrm{Im}\, z| < d @f$ around the real line
 /// decays like @f$ e^{-2 d' \sqrt{2n}} @f$ with @f$ d' = d / (\sigma\sqrt2) @f$: fast for entire
 /// functions (exp), slower for the logistic function (poles at @f$ \pm i\pi @f$) when @f$ \sigma @f$ is
-/// large.
+/// large. Measured for the logistic-normal variance: 1e-15 at @f$ \sigma = 1.5 @f$ with n = 100;
+/// at @f$ \sigma = 3 @f$, 1e-7 with n = 100, 3e-11 with n = 200, 4e-14 with n = 300.
 #pragma once
 
 #include <Eigen/Core>
