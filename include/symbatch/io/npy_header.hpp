@@ -149,13 +149,12 @@ inline NpyElement npy_element(const std::string& descr, std::size_t& item_size, 
   // A type letter and a byte count of 1 to 3 digits; anything else (`<M8[ns]`) is not a number type.
   const bool sized = code.size() >= 2 && code.size() <= 4 && code.find_first_not_of("0123456789", 1) == std::string_view::npos;
   if (!sized) throw_unsupported_dtype(function, path, descr, code.empty() ? "empty" : numpy_type_name(code.substr(0, 1)));
-  const std::string_view type = code;
   NpyElement element;
-  if (type == "f8") element = NpyElement::float64;
-  else if (type == "i8") element = NpyElement::int64;
-  else if (type == "i4") element = NpyElement::int32;
-  else if (type == "b1") element = NpyElement::boolean;
-  else if (type == "f4") element = NpyElement::float32;
+  if (code == "f8") element = NpyElement::float64;
+  else if (code == "i8") element = NpyElement::int64;
+  else if (code == "i4") element = NpyElement::int32;
+  else if (code == "b1") element = NpyElement::boolean;
+  else if (code == "f4") element = NpyElement::float32;
   else throw_unsupported_dtype(function, path, descr, numpy_type_name(code));
   item_size = static_cast<std::size_t>(code[1] - '0');
   if (order == '>' && item_size > 1)
