@@ -19,20 +19,28 @@ namespace symbatch {
 
 namespace detail {
 
-/// A 64-byte aligned block of memory, owned by the arrays that view it.
+/// A 64-byte aligned block of memory, owned by the arrays that view it; or a borrowed block
+/// that something else owns (a file mapping), kept alive by `keep_alive` and never written.
 class Buffer {
  public:
   explicit Buffer(std::size_t bytes)
       : bytes_(bytes), data_(static_cast<std::byte*>(::operator new(bytes == 0 ? 1 : bytes, std::align_val_t{64}))) {}
-  ~Buffer() { ::operator delete(data_, std::align_val_t{64}); }
+  Buffer(const std::byte* data, std::size_t bytes, std::shared_ptr<const void> keep_alive)
+      : bytes_(bytes), data_(const_cast<std::byte*>(data)), keep_alive_(std::move(keep_alive)), borrowed_(true) {}
+  ~Buffer() {
+    if (!borrowed_) ::operator delete(data_, std::align_val_t{64});
+  }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   std::byte* data() const { return data_; }
   std::size_t bytes() const { return bytes_; }
+  bool borrowed() const { return borrowed_; }
 
  private:
   std::size_t bytes_;
   std::byte* data_;
+  std::shared_ptr<const void> keep_alive_;  // the owner of borrowed memory
+  bool borrowed_ = false;
 };
 
 }  // namespace detail
@@ -96,6 +104,26 @@ class Array {
     return result;
   }
   static Array from(const std::vector<bool>& values) { return from(values, Shape{static_cast<std::int64_t>(values.size())}); }
+  /// @brief An array over `data`, memory it does not own, kept alive by `keep_alive` for as
+  /// long as this array or any view of it exists (e.g. a file mapping, see `map_npy`).
+  ///
+  /// A borrowed array is read-only: it is never `unique`, so `ensure` always allocates a buffer
+  /// of its own instead of writing into the borrowed one, and the non-const `data`/`raw_data`
+  /// throw (read through a `const Array&`, or write into a `copy()`).
+  /// @throws std::invalid_argument when `data` is null for a non-empty shape or is not aligned
+  /// for the dtype: "Array::borrow: data at 0x... is not aligned to 8 bytes for dtype f64".
+  static Array borrow(DType dtype, const Shape& shape, const std::byte* data, std::shared_ptr<const void> keep_alive) {
+    const std::size_t alignment = dtype == DType::rng ? alignof(RngState) : dtype_size(dtype);
+    if (data == nullptr && shape.size() > 0) throw_invalid("Array::borrow", "data is null for shape ", shape.str());
+    if (reinterpret_cast<std::uintptr_t>(data) % alignment != 0)
+      throw_invalid("Array::borrow", "data at ", static_cast<const void*>(data), " is not aligned to ", alignment, " bytes for dtype ",
+                    dtype_name(dtype));
+    Array result;
+    result.dtype_ = dtype;
+    result.shape_ = shape;
+    result.buffer_ = std::make_shared<detail::Buffer>(data, result.bytes(), std::move(keep_alive));
+    return result;
+  }
   /// `0, 1, ..., n-1` as a vector of dtype `T`.
   template <class T = double>
   static Array arange(std::int64_t n) {
@@ -127,7 +155,11 @@ class Array {
     check_dtype<T>();
     return reinterpret_cast<const T*>(raw_data());
   }
-  std::byte* raw_data() { return buffer_ ? buffer_->data() + offset_ * dtype_size(dtype_) : nullptr; }
+  std::byte* raw_data() {
+    if (borrowed())
+      throw_invalid("Array::data", "the array borrows read-only memory (a mapped file): read it through a const Array, or write into a copy()");
+    return buffer_ ? buffer_->data() + offset_ * dtype_size(dtype_) : nullptr;
+  }
   const std::byte* raw_data() const { return buffer_ ? buffer_->data() + offset_ * dtype_size(dtype_) : nullptr; }
 
   /// Start of the whole underlying buffer and its size in bytes (for aliasing checks).
@@ -135,8 +167,11 @@ class Array {
   std::size_t buffer_bytes() const { return buffer_ ? buffer_->bytes() : 0; }
   /// True when both arrays view the same buffer.
   bool shares_buffer(const Array& other) const { return buffer_ && buffer_ == other.buffer_; }
-  /// True when this array is the sole owner of its buffer (so it may be written in place).
-  bool unique() const { return buffer_ && buffer_.use_count() == 1; }
+  /// True when this array is the sole owner of its buffer (so it may be written in place);
+  /// never for borrowed memory.
+  bool unique() const { return buffer_ && !buffer_->borrowed() && buffer_.use_count() == 1; }
+  /// True when the elements are borrowed, read-only memory (`borrow`, `map_npy`).
+  bool borrowed() const { return buffer_ && buffer_->borrowed(); }
 
   /// Element at a flat (C-order) index, converted to `T`.
   template <class T>
@@ -211,7 +246,7 @@ class Array {
   /// left unspecified.
   void ensure(DType dtype, const Shape& shape) {
     const std::size_t needed = static_cast<std::size_t>(shape.size()) * dtype_size(dtype);
-    if (!(buffer_ && buffer_.use_count() == 1 && buffer_->bytes() >= needed)) {
+    if (!(unique() && buffer_->bytes() >= needed)) {
       buffer_ = std::make_shared<detail::Buffer>(needed);
     }
     offset_ = 0;
