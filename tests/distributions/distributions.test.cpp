@@ -202,3 +202,41 @@ TEST_CASE("distributions: gradients of the rest of the family match finite diffe
   check_grad([](const Inputs& x) { return Categorical(x[0]).logp(constant(Array::from(std::vector<std::int64_t>{2, 0, 2, 3}))); },
              {Array::from({0.2, -1.0, 2.5, 0.0})});
 }
+
+TEST_CASE("distributions: count masses are -inf off the nonnegative integers, as SciPy gives them", "[distributions]") {
+  const double inf = std::numeric_limits<double>::infinity();
+  // scipy 1.10.1: poisson(3).logpmf(1.5), binom(10, 0.3).logpmf(2.5), nbinom(...).logpmf(1.5),
+  // bernoulli(0.3).logpmf([0.5, 2, -1]), beta(2, 3).logpdf([1.5, -0.5]) are all -inf.
+  CHECK(logp_at(Poisson(3.0), 1.5) == -inf);
+  CHECK(logp_at(Poisson(3.0), -1.0) == -inf);
+  CHECK(logp_at(Poisson(3.0), std::nextafter(2.0, 3.0)) == -inf);
+  CHECK(logp_at(Poisson(3.0), inf) == -inf);
+  CHECK(logp_at(Binomial(10, 0.3), 2.5) == -inf);
+  CHECK(logp_at(Binomial(10, 0.3), -1.0) == -inf);
+  CHECK(logp_at(BinomialLogit(10, 0.2), 2.5) == -inf);
+  CHECK(logp_at(NegativeBinomial(3.2, 1.5), 1.5) == -inf);
+  const Variable logits = constant(Array::from({0.2, -1.0, 2.5, 0.0}));
+  CHECK(logp_at(Categorical(logits), 1.5) == -inf);
+  CHECK(logp_at(Categorical(logits), -1.0) == -inf);
+  for (const double value : {0.5, 2.0, -1.0}) {
+    CHECK(logp_at(Bernoulli(0.3), value) == -inf);
+    CHECK(logp_at(BernoulliLogit(0.3), value) == -inf);
+  }
+  CHECK(logp_at(Beta(2.0, 3.0), 1.5) == -inf);
+  CHECK(logp_at(Beta(2.0, 3.0), -0.5) == -inf);
+  // Whole f64 values keep their masses: scipy.stats.poisson(3).logpmf([0, 1.5, 2, -1])
+  Function f = compile({}, {Poisson(3.0).logp(constant(Array::from({0.0, 1.5, 2.0, -1.0})))});
+  const std::vector<double> masses = f()[0].to_vector();
+  CHECK(masses[0] == Approx(-3.0).epsilon(rel));
+  CHECK(masses[1] == -inf);
+  CHECK(masses[2] == Approx(-1.4959226032237258).epsilon(rel));
+  CHECK(masses[3] == -inf);
+}
+
+TEST_CASE("distributions: count gradients stay finite where a value is off the support", "[distributions][grad]") {
+  // The -inf entries carry no gradient: d/d mu of sum over [0, 1.5, 2, -1] is (0 + 2) / mu - 2.
+  const Variable mu = input("mu");
+  const Variable total = sum(Poisson(mu).logp(constant(Array::from({0.0, 1.5, 2.0, -1.0}))));
+  Function f = compile({mu}, {grad(total, {mu})[0]});
+  CHECK(f({Array::scalar(3.0)})[0].item() == Approx(2.0 / 3.0 - 2.0).epsilon(rel));
+}

@@ -26,7 +26,7 @@ inline Distribution Normal(Param mu, Param sigma) {
           }};
 }
 
-/// @brief @f$ \log p(x) = \log 2 - \frac{1}{2}\log 2\pi - \log\sigma - \frac{x^2}{2\sigma^2} @f$ for @f$ x \ge 0 @f$.
+/// @brief @f$ \log p(x) = \log 2 - \frac{1}{2}\log 2\pi - \log\sigma - \frac{x^2}{2\sigma^2} @f$ for @f$ x \ge 0 @f$, `-inf` below.
 inline Distribution HalfNormal(Param sigma) {
   const Variable s = detail::checked("half_normal", "Scale parameter", sigma, detail::CheckParameter::Rule::positive);
   return {"half_normal", Support::positive, 0, 0, DType::f64, [s](const Variable& x) {
@@ -36,15 +36,16 @@ inline Distribution HalfNormal(Param sigma) {
 }
 
 /// @brief Log of a Normal(`mu`, `sigma`) variable:
-/// @f$ \log p(x) = -\log x - \log\sigma - \frac{1}{2}\log 2\pi - \frac{(\log x - \mu)^2}{2\sigma^2} @f$ for @f$ x > 0 @f$.
+/// @f$ \log p(x) = -\log x - \log\sigma - \frac{1}{2}\log 2\pi - \frac{(\log x - \mu)^2}{2\sigma^2} @f$ for @f$ x > 0 @f$,
+/// `-inf` for @f$ x \le 0 @f$ (0 is outside the support of observed data).
 inline Distribution LogNormal(Param mu, Param sigma) {
   const Variable m = detail::checked("lognormal", "Location parameter", mu, detail::CheckParameter::Rule::finite);
   const Variable s = detail::checked("lognormal", "Scale parameter", sigma, detail::CheckParameter::Rule::positive);
-  return {"lognormal", Support::positive, 0, 0, DType::f64, [m, s](const Variable& x) {
-            const Variable log_x = log(x);
+  return {.name = "lognormal", .support = Support::positive, .logp = [m, s](const Variable& x) {
+            const Variable log_x = detail::log_of(x);
             const Variable z = (log_x - m) / s;
             return detail::in_support(gt(x, constant(0.0)), -0.5 * square(z) - log(s) - log_x - detail::half_log_two_pi);
-          }};
+          }, .zero_excluded = true};
 }
 
 /// @brief Student's t with `nu` degrees of freedom, location `mu`, scale `sigma`:
@@ -69,7 +70,8 @@ inline Distribution Cauchy(Param alpha, Param beta) {
           [a, b](const Variable& x) { return -detail::log_pi - log(b) - log1p(square((x - a) / b)); }};
 }
 
-/// @brief Half-Cauchy with scale `beta`: @f$ \log 2 - \log\pi - \log\beta - \log(1 + (x/\beta)^2) @f$ for @f$ x \ge 0 @f$.
+/// @brief Half-Cauchy with scale `beta`: @f$ \log 2 - \log\pi - \log\beta - \log(1 + (x/\beta)^2) @f$ for @f$ x \ge 0 @f$,
+/// `-inf` below.
 inline Distribution HalfCauchy(Param beta) {
   const Variable b = detail::checked("half_cauchy", "Scale parameter", beta, detail::CheckParameter::Rule::positive);
   return {"half_cauchy", Support::positive, 0, 0, DType::f64, [b](const Variable& x) {
@@ -85,7 +87,7 @@ inline Distribution Laplace(Param mu, Param b) {
           [m, s](const Variable& x) { return -std::log(2.0) - log(s) - abs(x - m) / s; }};
 }
 
-/// @brief @f$ \log p(x) = \log\lambda - \lambda x @f$ for @f$ x \ge 0 @f$.
+/// @brief @f$ \log p(x) = \log\lambda - \lambda x @f$ for @f$ x \ge 0 @f$, `-inf` below.
 inline Distribution Exponential(Param lam) {
   const Variable rate = detail::checked("exponential", "Rate parameter", lam, detail::CheckParameter::Rule::positive);
   return {"exponential", Support::positive, 0, 0, DType::f64,
@@ -93,7 +95,7 @@ inline Distribution Exponential(Param lam) {
 }
 
 /// @brief Gamma with shape `alpha` and rate `beta`:
-/// @f$ \alpha\log\beta - \log\Gamma(\alpha) + (\alpha - 1)\log x - \beta x @f$ for @f$ x \ge 0 @f$.
+/// @f$ \alpha\log\beta - \log\Gamma(\alpha) + (\alpha - 1)\log x - \beta x @f$ for @f$ x \ge 0 @f$, `-inf` below.
 inline Distribution Gamma(Param alpha, Param beta) {
   const Variable a = detail::checked("gamma", "Shape parameter", alpha, detail::CheckParameter::Rule::positive);
   const Variable b = detail::checked("gamma", "Rate parameter", beta, detail::CheckParameter::Rule::positive);
@@ -103,17 +105,20 @@ inline Distribution Gamma(Param alpha, Param beta) {
 }
 
 /// @brief Inverse gamma with shape `alpha` and scale `beta`:
-/// @f$ \alpha\log\beta - \log\Gamma(\alpha) - (\alpha + 1)\log x - \beta / x @f$ for @f$ x > 0 @f$.
+/// @f$ \alpha\log\beta - \log\Gamma(\alpha) - (\alpha + 1)\log x - \beta / x @f$ for @f$ x > 0 @f$,
+/// `-inf` for @f$ x \le 0 @f$ (0 is outside the support of observed data).
 inline Distribution InverseGamma(Param alpha, Param beta) {
   const Variable a = detail::checked("inverse_gamma", "Shape parameter", alpha, detail::CheckParameter::Rule::positive);
   const Variable b = detail::checked("inverse_gamma", "Scale parameter", beta, detail::CheckParameter::Rule::positive);
-  return {"inverse_gamma", Support::positive, 0, 0, DType::f64, [a, b](const Variable& x) {
-            return detail::in_support(gt(x, constant(0.0)), a * log(b) - lgamma(a) - (a + 1.0) * log(x) - b / x);
-          }};
+  return {.name = "inverse_gamma", .support = Support::positive, .logp = [a, b](const Variable& x) {
+            return detail::in_support(gt(x, constant(0.0)), a * log(b) - lgamma(a) - (a + 1.0) * detail::log_of(x) - b / x);
+          }, .zero_excluded = true};
 }
 
 /// @brief Beta with shapes `alpha`, `beta`:
-/// @f$ \log\Gamma(\alpha+\beta) - \log\Gamma(\alpha) - \log\Gamma(\beta) + (\alpha-1)\log x + (\beta-1)\log(1-x) @f$ on [0, 1].
+/// @f$ \log\Gamma(\alpha+\beta) - \log\Gamma(\alpha) - \log\Gamma(\beta) + (\alpha-1)\log x + (\beta-1)\log(1-x) @f$ on [0, 1],
+/// `-inf` outside. For a free variable `x = sigmoid(u)` both logarithms are taken as
+/// `log_sigmoid(u)` and `log_sigmoid(-u)` (see `log_of`), exact for any finite `u`.
 inline Distribution Beta(Param alpha, Param beta) {
   const Variable a = detail::checked("beta", "Alpha parameter", alpha, detail::CheckParameter::Rule::positive);
   const Variable b = detail::checked("beta", "Beta parameter", beta, detail::CheckParameter::Rule::positive);
@@ -124,7 +129,7 @@ inline Distribution Beta(Param alpha, Param beta) {
           }};
 }
 
-/// @brief @f$ \log p(x) = -\log(b - a) @f$ on @f$ [a, b] @f$ (constant bounds).
+/// @brief @f$ \log p(x) = -\log(b - a) @f$ on @f$ [a, b] @f$ (constant bounds), `-inf` outside.
 inline Distribution Uniform(double lower, double upper) {
   check_finite("uniform", "Lower bound", lower);
   check_finite("uniform", "Upper bound", upper);

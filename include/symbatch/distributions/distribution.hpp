@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "symbatch/distributions/unconstrained_log.hpp"
 #include "symbatch/ops/elemwise.hpp"
 
 namespace symbatch {
@@ -22,12 +23,22 @@ enum class Support {
 
 /// @brief A distribution: its name, support, value dtype, and `logp(value)`, the elementwise
 /// log-density broadcast over the parameters.
+///
+/// `logp` is `-inf` at every value outside the support, as SciPy's `logpdf`/`logpmf` give it:
+/// below 0 or above 1 for a probability, off the integers for a count, outside `[lower, upper]`
+/// for an interval. Observed data are checked against `support` (with `zero_excluded`) when a
+/// compiled function first reads them (see `check_observed_data`); bounds that depend on the
+/// parameters (a binomial count above `n`, a class label from `K` on) stay `-inf` in `logp`.
 struct Distribution {
   std::string name;
   Support support = Support::real;
   double lower = 0, upper = 0;  ///< bounds of an `interval` support
   DType dtype = DType::f64;
   std::function<Variable(const Variable& value)> logp;
+  /// For a `positive` support: true when the density vanishes at 0 whatever the parameters
+  /// (LogNormal, InverseGamma), so data equal to 0 lie outside the support; false when 0 belongs
+  /// to it (Exponential, HalfNormal, Gamma with shape 1).
+  bool zero_excluded = false;
 };
 
 /// @brief A distribution parameter: a variable or a number (made a constant).
@@ -91,8 +102,11 @@ class CheckParameter final : public Op {
   Rule rule_;
 };
 
-/// Checks a parameter now when it is a constant, and on every call otherwise.
+/// Checks a parameter now when it is a constant, and on every call otherwise. A check its
+/// producer satisfies by construction (a unit-interval check on a sigmoid) is left out, so the
+/// density sees the sigmoid itself and can take its logarithms in the unconstrained space.
 inline Variable checked(const std::string& function, const std::string& parameter, const Param& value, CheckParameter::Rule rule) {
+  if (rule == CheckParameter::Rule::unit_interval && provably_in_unit_interval(value.variable)) return value.variable;
   const CheckParameter check(function, parameter, rule);
   // A symbolic location or logit is not checked on every call: a non-finite one gives a
   // non-finite logp, which the training loop reports by name.
@@ -106,12 +120,13 @@ inline Variable checked(const std::string& function, const std::string& paramete
 }
 
 /// `a * log(x)`, taken as 0 where `a == 0` (so a density's `(alpha - 1) log x` is finite at
-/// `x = 0` when `alpha = 1`, as in `scipy.special.xlogy`).
-inline Variable xlogy(const Variable& a, const Variable& x) { return where(eq(a, constant(0.0)), constant(0.0), a * log(x)); }
+/// `x = 0` when `alpha = 1`, as in `scipy.special.xlogy`); `log x` by `log_of`, so a
+/// transformed `x` is not rounded first.
+inline Variable xlogy(const Variable& a, const Variable& x) { return where(eq(a, constant(0.0)), constant(0.0), a * log_of(x)); }
 
-/// `a * log1p(-x)`, taken as 0 where `a == 0`.
+/// `a * log(1 - x)`, taken as 0 where `a == 0`; `log(1 - x)` by `log1m_of`.
 inline Variable xlog1my(const Variable& a, const Variable& x) {
-  return where(eq(a, constant(0.0)), constant(0.0), a * log1p(-x));
+  return where(eq(a, constant(0.0)), constant(0.0), a * log1m_of(x));
 }
 
 /// `value` where `condition`, `-inf` elsewhere (values outside the support).

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "symbatch/compile/function.hpp"
+#include "symbatch/distributions/data_support.hpp"
 #include "symbatch/grad/grad.hpp"
 #include "symbatch/minibatch/minibatch.hpp"
 #include "symbatch/model/total_size.hpp"
@@ -92,7 +93,7 @@ class Model {
     for (const FreeVariable& free : free_)
       if (depends_on(data, free.value))
         throw_invalid("Model::observed", "the data of '", name, "' depend on the free variable '", free.name, "'; observed data must be fixed");
-    const Variable pointwise = distribution.logp(data);
+    const Variable pointwise = distribution.logp(check_observed_data(name, distribution, data));  // data outside the support: an error naming them
     const Variable roots[] = {data, pointwise};
     const std::vector<MinibatchView> views = minibatch_views(roots);
     std::set<const ApplyNode*> sources;

@@ -42,11 +42,17 @@ struct Transform {
       default: return "";
     }
   }
-  /// The constrained value of `z` (a graph).
+  /// The constrained value of `z` (a graph). The interval's is built as `sigmoid(z)`,
+  /// `c * sigmoid(z)` or `a + c * sigmoid(z)` (no `0 +`, no `1 *`), the forms `log_of` and
+  /// `log1m_of` recognise, so a density takes `log x` and `log(1 - x)` as log-sigmoids of `z`.
   Variable backward(const Variable& z) const {
     switch (kind) {
       case TransformKind::log: return exp(z);
-      case TransformKind::interval: return lower + (upper - lower) * sigmoid(z);
+      case TransformKind::interval: {
+        const double width = upper - lower;
+        const Variable scaled = width == 1 ? sigmoid(z) : width * sigmoid(z);
+        return lower == 0 ? scaled : lower + scaled;
+      }
       default: return z;
     }
   }
