@@ -5,7 +5,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -66,18 +68,30 @@ std::pair<symbatch::Array, symbatch::Array> regression_data(std::int64_t rows, c
 
 /// Writes `DIR/NAME_loss.csv` and, when gnuplot is installed, `DIR/NAME_loss.png`.
 inline void write_loss(const std::string& name, const std::vector<double>& loss, const std::string& directory) {
+  // The directory is created when missing; a failed write ends the program with a message rather
+  // than a claim that the file was written.
+  const auto fail = [&](const std::string& what) {
+    std::cerr << name << ": " << what << "\n";
+    std::exit(1);
+  };
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) fail("cannot create the output directory '" + directory + "': " + error.message());
   const std::string csv = directory + "/" + name + "_loss.csv";
   std::ofstream file(csv);
+  if (!file) fail("cannot open '" + csv + "' for writing: " + std::strerror(errno));
   file << "iteration,loss\n";
   for (std::size_t i = 0; i < loss.size(); ++i) file << i << ',' << loss[i] << '\n';
   file.close();
+  if (!file) fail("writing '" + csv + "' failed: " + std::strerror(errno));
   std::cout << "loss history: " << csv << "\n";
   if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) return;
   const std::string png = directory + "/" + name + "_loss.png";
   const std::string command = "gnuplot -e \"set terminal png size 800,500; set output '" + png +
                               "'; set datafile separator ','; set logscale y; set xlabel 'iteration'; set ylabel 'loss (-ELBO)';"
-                              " plot '" + csv + "' every ::1 using 1:(abs(\\$2)) with lines title '" + name + "'\"";
-  if (std::system(command.c_str()) == 0) std::cout << "loss plot: " << png << "\n";
+                              " plot '" + csv + "' every ::1 using 1:(abs(\\$2)) with lines title '" + name + "'\" 2>/dev/null";
+  if (std::system(command.c_str()) == 0 && std::filesystem::exists(png)) std::cout << "loss plot: " << png << "\n";
+  else std::cerr << name << ": gnuplot could not draw '" << png << "' (the CSV is written)\n";
 }
 
 /// Prints `name[j]  posterior mean  sd  true` rows; returns the largest |mean - true|.

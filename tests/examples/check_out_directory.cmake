@@ -1,0 +1,15 @@
+# An example given --out DIR creates DIR when it is missing and writes the loss history there; a
+# directory it cannot create ends the example with a message and a non-zero exit.
+file(REMOVE_RECURSE "${WORK_DIR}")
+execute_process(COMMAND "${EXAMPLE}" --small --out "${WORK_DIR}/nested/new" RESULT_VARIABLE code OUTPUT_QUIET ERROR_QUIET)
+if(NOT code EQUAL 0)
+  message(FATAL_ERROR "the example failed with --out to a missing directory (exit ${code})")
+endif()
+if(NOT EXISTS "${WORK_DIR}/nested/new/${NAME}_loss.csv")
+  message(FATAL_ERROR "the example did not write ${WORK_DIR}/nested/new/${NAME}_loss.csv")
+endif()
+file(WRITE "${WORK_DIR}/a_file" "not a directory")
+execute_process(COMMAND "${EXAMPLE}" --small --out "${WORK_DIR}/a_file/sub" RESULT_VARIABLE code OUTPUT_QUIET ERROR_VARIABLE error)
+if(code EQUAL 0 OR NOT error MATCHES "cannot create the output directory")
+  message(FATAL_ERROR "an output directory that cannot be created was not reported (exit ${code}): ${error}")
+endif()
