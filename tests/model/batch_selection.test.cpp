@@ -107,6 +107,17 @@ TEST_CASE("batch selection: a random slice of data is accepted wherever it is us
     Function full = compile(model.value_variables(), {model.pointwise_loglik("y")});
     CHECK(full({Array::scalar(0.0)})[0].shape() == Shape{n});
   }
+  {  // data fed at each call (graph inputs) are data too; the model's value variables are not
+    Variable x = input("x", DType::f64, {Type::unknown});
+    const auto views = minibatch(5, {x});
+    Model model;
+    Variable mu = model.free("mu", Normal(0.0, 1.0));
+    model.observed("obs", Normal(mu, 1.0), views[0], TotalSize::from_data());
+    std::vector<Variable> inputs = model.value_variables();
+    inputs.push_back(x);
+    Function f = compile(inputs, {model.logp()}, {.seed = 1});
+    CHECK(f({Array::scalar(0.0), Array::full<double>(Shape{20}, 0.0)})[0].item() == Approx(21 * normal_lpdf(0, 0, 1)).epsilon(1e-14));
+  }
   {  // a draw used as a value: the random slice of a parameter vector selects no data
     const auto [a, b] = random_bounds(4);
     Model model;

@@ -123,7 +123,7 @@ class Model {
     Variable total = prior_terms(options);
     for (const ObservedVariable& observed : observed_) total = total + observed.scale * sum(observed.pointwise);
     for (const auto& [name, term] : potentials_) total = total + sum(term);
-    check_random_nodes(total);
+    check_random_nodes(total, value_variables());
     total.set_name("logp");
     return total;
   }
@@ -135,7 +135,7 @@ class Model {
     Variable total = prior_terms(options);
     for (const ObservedVariable& observed : observed_) total = total + sum(observed.pointwise);
     for (const auto& [name, term] : potentials_) total = total + sum(term);
-    return replace_batch_selections(std::span<const Variable>(&total, 1))[0];
+    return replace_batch_selections(std::span<const Variable>(&total, 1), value_variables())[0];
   }
 
   /// @brief The unscaled log-likelihood of an observed variable, one term per element of the
@@ -143,7 +143,7 @@ class Model {
   /// terms come in the arrays' own row order (also under `shuffle_once`).
   Variable pointwise_loglik(const std::string& name) const {
     const Variable terms = find_observed("Model::pointwise_loglik", name).pointwise;
-    return replace_batch_selections(std::span<const Variable>(&terms, 1))[0];
+    return replace_batch_selections(std::span<const Variable>(&terms, 1), value_variables())[0];
   }
 
   /// @brief The unscaled log-likelihood terms of the current batch only (one per element of the
@@ -237,7 +237,8 @@ class Model {
   std::optional<BatchRows> check_batching(const std::string& name, const Variable& data, const Variable& pointwise,
                                           const TotalSize& total_size) const {
     const Variable roots[] = {data, pointwise};
-    const std::vector<BatchSelection> selections = batch_selections(roots);
+    const std::vector<Variable> parameters = value_variables();
+    const std::vector<BatchSelection> selections = batch_selections(roots, parameters);
     std::vector<const ApplyNode*> sources;
     bool all_minibatch = true;
     for (const BatchSelection& selection : selections)
@@ -252,7 +253,7 @@ class Model {
     if (sources.size() > 1)
       throw_invalid("Model::observed", "'", name, "' selects rows with ", sources.size(), " different random nodes (", sources[0]->op().describe(),
                     " and ", sources[1]->op().describe(), "), whose rows are not aligned; select all its rows with one random node");
-    const std::vector<BatchSelection> data_selections = batch_selections(std::span<const Variable>(&data, 1));
+    const std::vector<BatchSelection> data_selections = batch_selections(std::span<const Variable>(&data, 1), parameters);
     if (data_selections.empty() && !selections.empty())
       throw_invalid("Model::observed", "the distribution of '", name, "' depends on ", describe_selection(selections[0]),
                     ", but its data are not batched, so its rows are not aligned with the data's (pymc#6277); pass the matching batch of the data");
@@ -267,8 +268,8 @@ class Model {
   }
 
   /// Random nodes that only select rows of data are batch selection; any other is an error.
-  static void check_random_nodes(const Variable& total) {
-    const ApplyNode* node = non_selecting_random_node(std::span<const Variable>(&total, 1));
+  static void check_random_nodes(const Variable& total, const std::vector<Variable>& parameters) {
+    const ApplyNode* node = non_selecting_random_node(std::span<const Variable>(&total, 1), parameters);
     if (!node) return;
     std::string label = node->op().describe();
     if (node->outputs().size() > 1 && !node->output(1).name().empty()) label += " '" + node->output(1).name() + "'";
