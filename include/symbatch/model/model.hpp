@@ -23,7 +23,7 @@ struct FreeOptions {
   TransformKind transform = TransformKind::automatic;
   bool jacobian = true;                 ///< include @f$ \log|J| @f$ of the transform in logp
   std::vector<std::int64_t> shape = {};  ///< the variable's shape (a scalar when empty)
-  std::optional<double> initial = {};    ///< initial value in the constrained space (default: the transform of 0, or 1 for positive)
+  std::optional<double> initial = {};    ///< initial value in the constrained space, inside the support (default: 1 for positive, the midpoint of an interval, else 0)
 };
 
 /// @brief A free random variable: its unconstrained value variable (an input of the logp
@@ -77,10 +77,12 @@ class Model {
     variable.shape = options.shape;
     variable.distribution = distribution;
     variable.jacobian = options.jacobian;
+    // The default start lies inside the support whatever the transform: 1 for a positive
+    // variable, the midpoint of an interval, 0 on the real line.
     const double start = options.initial ? *options.initial
-                         : variable.transform.kind == TransformKind::log ? 1.0
-                         : variable.transform.kind == TransformKind::interval ? 0.5 * (variable.transform.lower + variable.transform.upper)
-                                                                              : 0.0;
+                         : distribution.support == Support::positive ? 1.0
+                         : distribution.support == Support::interval ? 0.5 * (distribution.lower + distribution.upper)
+                                                                     : 0.0;
     check_initial(name, distribution, start);
     claim(name);
     variable.value = input(name + variable.transform.suffix(), DType::f64, options.shape);
