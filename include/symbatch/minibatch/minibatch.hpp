@@ -141,11 +141,14 @@ inline Variable minibatch_indices(const Variable& view) {
   if (!found) throw_invalid("minibatch_indices", "'", view ? view.label() : std::string("null"), "' is not a view returned by minibatch");
   const ApplyNode& owner = *view.owner();
   Variable rows = owner.input(1);
+  // A gathered view's row input already holds the row numbers (the draw, or under shuffle_once
+  // the permutation's rows), shared by every view of the call: it is returned as it is, never
+  // renamed. A circular window's rows are computed from its start.
   if (rows.owner() == found->source && dynamic_cast<const detail::CircularWindow*>(&owner.op())) {
-    auto* window = dynamic_cast<const detail::MinibatchDraw*>(&found->source->op());
-    rows = make_apply<detail::CircularRows>({rows, dim(found->array, 0)}, window->batch_size());
+    auto* draw = dynamic_cast<const detail::MinibatchDraw*>(&found->source->op());
+    rows = make_apply<detail::CircularRows>({rows, dim(found->array, 0)}, draw->batch_size());
+    rows.set_name((view.name().empty() ? std::string("view") : view.name()) + "_indices");
   }
-  rows.set_name((view.name().empty() ? std::string("view") : view.name()) + "_indices");
   return rows;
 }
 
