@@ -11,6 +11,7 @@
 #include "symbatch/graph/print.hpp"
 #include "symbatch/graph/walk.hpp"
 #include "symbatch/inference/advi.hpp"
+#include "symbatch/inference/logp_function.hpp"
 #include "symbatch/inference/map.hpp"
 #include "symbatch/minibatch/minibatch.hpp"
 #include "symbatch/model/model.hpp"

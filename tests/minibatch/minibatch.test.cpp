@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "symbatch/compile/function.hpp"
@@ -256,4 +257,102 @@ TEST_CASE("minibatch: views are found in a graph and replaced by the whole array
   const Variable full = replace_minibatch_views(std::span<const Variable>(&total, 1))[0];
   Function f = compile({}, {full});
   CHECK(f()[0].item() == 285.0);  // sum of i^2 for i < 10
+}
+
+TEST_CASE("minibatch: shuffle_once never serves stale data after set_value, and works for lengths unknown at build time", "[minibatch][shuffle]") {
+  const std::int64_t n = 50;
+  Variable a = shared(Array::arange(n), "A");
+  Variable b = shared(negated_arange(n), "B");
+  const auto views = minibatch(5, {a, b}, {.shuffle_once = true, .shuffle_seed = 2});
+  const Variable rows = minibatch_indices(views[0]);
+  Function f = compile({}, {views[0], views[1], rows}, {.seed = 3});
+  auto check_rows = [&](double factor, std::int64_t length) {
+    for (int call = 0; call < 30; ++call) {
+      const auto& r = f();
+      for (std::int64_t k = 0; k < 5; ++k) {
+        const std::int64_t row = r[2].flat<std::int64_t>(k);
+        REQUIRE(row >= 0);
+        REQUIRE(row < length);
+        REQUIRE(r[0].flat<double>(k) == factor * static_cast<double>(row));  // the current data, read through the permutation
+        REQUIRE(r[1].flat<double>(k) == -factor * static_cast<double>(row));
+      }
+    }
+  };
+  check_rows(1, n);
+  Array a10 = Array::arange(n), b10 = negated_arange(n);
+  for (std::int64_t i = 0; i < n; ++i) a10.data<double>()[i] *= 10, b10.data<double>()[i] *= 10;
+  set_value(a, a10);
+  set_value(b, b10);
+  check_rows(10, n);
+  set_value(a, Array::arange(80));  // another length: a permutation of its own length
+  set_value(b, negated_arange(80));
+  check_rows(1, 80);
+  // arrays whose length is unknown when the minibatch is built (inputs)
+  Variable x = input("x", DType::f64, {Type::unknown});
+  Variable y = input("y", DType::f64, {Type::unknown});
+  const auto inputs = minibatch(3, {x, y}, {.scheme = MinibatchScheme::without_replacement, .shuffle_once = true});
+  Function g = compile({x, y}, {inputs[0], inputs[1], minibatch_indices(inputs[1])}, {.seed = 1});
+  const auto& r = g({Array::arange(9), negated_arange(9)});
+  for (std::int64_t k = 0; k < 3; ++k) {
+    CHECK(r[0].flat<double>(k) == static_cast<double>(r[2].flat<std::int64_t>(k)));
+    CHECK(r[1].flat<double>(k) == -r[0].flat<double>(k));
+  }
+}
+
+TEST_CASE("minibatch: shuffle_once visits every row once per pass of the circular window", "[minibatch][shuffle]") {
+  // N = 12, B = 4: the windows at starts 0, 4, 8 of the permuted order cover every row exactly once.
+  Variable a = shared(Array::arange(12), "A");
+  const auto views = minibatch(4, {a}, {.shuffle_once = true, .shuffle_seed = 9});
+  Function f = compile({}, {minibatch_indices(views[0])}, {.seed = 3});
+  std::set<std::vector<std::int64_t>> windows;
+  for (int call = 0; call < 400; ++call) {
+    const auto& r = f();
+    std::vector<std::int64_t> rows;
+    for (std::int64_t k = 0; k < 4; ++k) rows.push_back(r[0].flat<std::int64_t>(k));
+    windows.insert(rows);
+  }
+  REQUIRE(windows.size() == 12);  // one window per start (probability of missing one in 400 draws: 12 (11/12)^400 < 1e-13)
+  std::map<std::int64_t, int> count;
+  bool consecutive = true;
+  for (const auto& rows : windows) {
+    for (std::int64_t row : rows) ++count[row];
+    for (std::size_t k = 1; k < rows.size(); ++k) consecutive = consecutive && (rows[k] - rows[k - 1] + 12) % 12 == 1;
+  }
+  REQUIRE(count.size() == 12);
+  for (const auto& [row, times] : count) CHECK(times == 4);  // each row in exactly B windows: the order is a permutation
+  CHECK_FALSE(consecutive);  // and not the original order
+}
+
+TEST_CASE("minibatch: minibatch_indices gives the original row numbers of the batch under every scheme", "[minibatch][indices]") {
+  const std::int64_t n = 23;
+  Array values = Array::empty(DType::f64, Shape{n});
+  for (std::int64_t i = 0; i < n; ++i) values.data<double>()[i] = 2.0 * static_cast<double>(i) + 0.5;
+  for (MinibatchScheme scheme : all_schemes)
+    for (bool shuffled : {false, true}) {
+      Variable a = shared(values, "A");
+      const auto views = minibatch(7, {a}, {.scheme = scheme, .shuffle_once = shuffled});
+      const Variable rows = minibatch_indices(views[0]);
+      CHECK(rows.dtype() == DType::i64);
+      if (scheme == MinibatchScheme::circular_slice && !shuffled) CHECK(rows.name() == "A_batch_indices");
+      else CHECK(rows.name() == (shuffled ? "minibatch_rows" : "minibatch_draw"));  // the call's own row variable, not renamed
+      Function f = compile({}, {views[0], rows}, {.seed = 6});
+      for (int call = 0; call < 50; ++call) {  // 50 calls: the circular window wraps (start >= 17) on some of them
+        const auto& r = f();
+        REQUIRE(r[1].size() == r[0].size());
+        for (std::int64_t k = 0; k < r[0].size(); ++k) REQUIRE(r[0].flat<double>(k) == 2.0 * static_cast<double>(r[1].flat<std::int64_t>(k)) + 0.5);
+      }
+    }
+  Variable a = shared(values, "A");
+  CHECK_THROWS_WITH(minibatch_indices(a), "minibatch_indices: 'A' is not a view returned by minibatch");
+  CHECK_THROWS_WITH(minibatch_indices(slice(a, 0, 2)), "minibatch_indices: 'slice' is not a view returned by minibatch");
+}
+
+TEST_CASE("minibatch: an array with no rows says so under every scheme", "[minibatch][errors]") {
+  for (MinibatchScheme scheme : all_schemes) {
+    Variable empty = shared(Array::arange(0), "E");
+    CHECK_THROWS_WITH(minibatch(37, {empty}, {.scheme = scheme}), "minibatch: array 'E' has no rows");
+    Variable x = input("x", DType::f64, {Type::unknown});
+    Function f = compile({x}, minibatch(37, {x}, {.scheme = scheme}), {.seed = 1});
+    CHECK_THROWS_WITH(f({Array::arange(0)}), "minibatch: array 'x' has no rows");
+  }
 }

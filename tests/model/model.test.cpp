@@ -5,6 +5,7 @@
 #include "support/gradcheck.hpp"
 #include "symbatch/distributions/continuous.hpp"
 #include "symbatch/distributions/discrete.hpp"
+#include "symbatch/inference/logp_function.hpp"
 #include "symbatch/model/model.hpp"
 #include "symbatch/ops/blas.hpp"
 #include "symbatch/ops/sort.hpp"
@@ -51,7 +52,8 @@ TEST_CASE("total_size: bad lists and sizes are refused with a clear error", "[mo
                     "Model::observed: total_size of 'b' has 3 sizes, but the observed variable has only 2 axes");
   CHECK_THROWS_WITH(model.observed("c", Normal(0.0, 1.0), data, {ellipsis, 2, ellipsis}),
                     "Model::observed: total_size of 'c' has 2 ellipses, at most one is allowed");
-  CHECK_THROWS_AS(model.observed("d", Normal(0.0, 1.0), data, 0), std::domain_error);
+  // every total_size error is an invalid_argument (a total size is a size; issue 10 item 7)
+  CHECK_THROWS_AS(model.observed("d", Normal(0.0, 1.0), data, 0), std::invalid_argument);
   CHECK_THROWS_WITH(model.observed("d", Normal(0.0, 1.0), data, 0), "Model::observed: total_size entry 1 of 'd' is 0, but must be positive");
   CHECK_THROWS_WITH(model.observed("e", Normal(0.0, 1.0), data, {2, -1}), "Model::observed: total_size entry 2 of 'e' is -1, but must be positive");
   // the model is still usable and the names were not taken
@@ -120,7 +122,8 @@ TEST_CASE("model: logp checks name what is wrong", "[model][errors]") {
   Variable noise = random::normal(random::rng("rng"), 0.0, 1.0, {3}).value;
   noise.set_name("noise");
   model.potential("p", noise * mu);
-  CHECK_THROWS_WITH(model.logp(), "Model::logp: the log-probability depends on the random variable normal(3,) 'noise'; only minibatch draws may appear in it");
+  CHECK_THROWS_WITH(model.logp(), "Model::logp: the log-probability depends on the random variable normal(3,) 'noise'; only random nodes that select rows of "
+                    "data (minibatch draws, random slice bounds) may appear in it");
 }
 
 TEST_CASE("model: free variables are transformed to the real line with their Jacobians", "[model][transform]") {
@@ -157,7 +160,8 @@ TEST_CASE("model: the full-data logp sums every row with scale 1, and the pointw
   double expected = -0.5 * m * m - 0.9189385332046727;
   for (std::int64_t i = 0; i < n; ++i) expected += -0.5 * std::pow((x.flat<double>(i) - m) / 2, 2) - std::log(2.0) - 0.9189385332046727;
   CHECK(full({Array::scalar(m)})[0].item() == Approx(expected).epsilon(1e-14));
-  Function pointwise = compile(model.value_variables(), {model.pointwise_loglik("y"), views[0]}, {.seed = 1});
+  // the batch's own terms (pointwise_loglik gives the full data's: see batch_selection.test.cpp)
+  Function pointwise = compile(model.value_variables(), {model.batch_pointwise_loglik("y"), views[0]}, {.seed = 1});
   const auto& r = pointwise({Array::scalar(m)});
   for (std::int64_t k = 0; k < 4; ++k)
     CHECK(r[0].flat<double>(k) == Approx(-0.5 * std::pow((r[1].flat<double>(k) - m) / 2, 2) - std::log(2.0) - 0.9189385332046727).epsilon(1e-14));
@@ -192,4 +196,50 @@ TEST_CASE("model: the gradient of a whole minibatch model matches finite differe
   auto at = [&](double b0, double s) { return f({Array::from({b0, -0.6}), Array::scalar(s)})[0].item(); };
   CHECK(g_beta0 == Approx((at(0.3 + h, -0.2) - at(0.3 - h, -0.2)) / (2 * h)).epsilon(1e-6));
   CHECK(g_sigma == Approx((at(0.3, -0.2 + h) - at(0.3, -0.2 - h)) / (2 * h)).epsilon(1e-6));
+}
+
+TEST_CASE("model: every discrete family is refused as a free variable with one message", "[model][errors][discrete]") {
+  Model model;
+  CHECK_THROWS_WITH(model.free("k", Poisson(3.0)), "Model::free: 'k' has a discrete distribution (poisson); free variables must be continuous");
+  CHECK_THROWS_WITH(model.free("b", Bernoulli(0.3)), "Model::free: 'b' has a discrete distribution (bernoulli); free variables must be continuous");
+  CHECK_THROWS_WITH(model.free("l", BernoulliLogit(0.0)),
+                    "Model::free: 'l' has a discrete distribution (bernoulli_logit); free variables must be continuous");
+  CHECK_THROWS_WITH(model.free("n", Binomial(10.0, 0.5)), "Model::free: 'n' has a discrete distribution (binomial); free variables must be continuous");
+  CHECK_THROWS_AS(model.free("c", Categorical(constant(Array::from({0.0, 1.0})))), std::invalid_argument);
+  model.free("k", Normal(0.0, 1.0));  // the refused names were not taken
+}
+
+TEST_CASE("model: null variables, negative shapes and initial values outside the support get clear errors", "[model][errors]") {
+  Model model;
+  CHECK_THROWS_WITH(model.potential("p", Variable()), "Model::potential: the term 'p' is a null variable");
+  CHECK_THROWS_WITH(model.observed("y", Normal(0.0, 1.0), Variable()), "Model::observed: the data of 'y' are a null variable");
+  CHECK_THROWS_WITH(model.free("x", Distribution{}), "Model::free: the distribution of 'x' is empty (it has no log-density)");
+  CHECK_THROWS_WITH(model.free("x", Normal(0.0, 1.0), {.shape = {-1}}), "Model::free: shape entry 1 of 'x' is -1, but must be >= 0");
+  CHECK_THROWS_WITH(model.free("x", Normal(0.0, 1.0), {.shape = {2, -3}}), "Model::free: shape entry 2 of 'x' is -3, but must be >= 0");
+  CHECK_THROWS_AS(model.free("s", HalfNormal(1.0), {.initial = -1.0}), std::domain_error);
+  CHECK_THROWS_WITH(model.free("s", HalfNormal(1.0), {.initial = -1.0}),
+                    "Model::free: the initial value of 's' is -1, outside the support (0, inf) of half_normal");
+  CHECK_THROWS_WITH(model.free("u", Uniform(-1.0, 3.0), {.initial = 3.0}), "Model::free: the initial value of 'u' is 3, outside the support (-1, 3) of uniform");
+  CHECK_THROWS_WITH(model.free("m", Normal(0.0, 1.0), {.initial = std::nan("")}),
+                    "Model::free: the initial value of 'm' is nan, outside the support the finite reals of normal");
+  model.free("s", HalfNormal(1.0), {.initial = 2.0});
+  CHECK(model.initial_point()[0].item() == Approx(std::log(2.0)).epsilon(1e-15));
+}
+
+TEST_CASE("total_size: any integer type, and messages in the singular", "[model][total_size]") {
+  const double unit = -1.4189385332046727;  // log N(1 | 0, 1)
+  CHECK(observed_logp(ones(1, 1), TotalSize(std::size_t{5})) == Approx(5 * unit).epsilon(1e-15));
+  CHECK(observed_logp(ones(1, 1), TotalSize(std::uint8_t{5})) == Approx(5 * unit).epsilon(1e-15));
+  CHECK(observed_logp(ones(1, 1), TotalSize(short{5})) == Approx(5 * unit).epsilon(1e-15));
+  CHECK(observed_logp(ones(1, 1), TotalSize(5L)) == Approx(5 * unit).epsilon(1e-15));
+  CHECK(observed_logp(ones(1, 2), {std::size_t{2}, none}) == Approx(4 * unit).epsilon(1e-15));
+  CHECK_THROWS_WITH(TotalSize(std::numeric_limits<std::size_t>::max()), "TotalSize: size 18446744073709551615 exceeds the int64 range");
+  Model model;
+  CHECK_THROWS_WITH(model.observed("v", Normal(0.0, 1.0), constant(Array::from({1.0, 2.0})), {2, 2}),
+                    "Model::observed: total_size of 'v' has 2 sizes, but the observed variable has only 1 axis");
+  // TotalSize{5} is a list (one size per axis); TotalSize(5) scales a scalar by 5
+  CHECK_THROWS_WITH(model.observed("s", Normal(0.0, 1.0), constant(1.0), TotalSize{5}),
+                    "Model::observed: total_size of 's' has 1 size, but the observed variable is a scalar; TotalSize{N} is a list of sizes per "
+                    "axis, TotalSize(N) scales a scalar term by N");
+  CHECK(observed_logp(Array::scalar(1.0), TotalSize(5)) == Approx(5 * unit).epsilon(1e-15));
 }

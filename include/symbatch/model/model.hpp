@@ -1,6 +1,7 @@
 /// @file model.hpp
 /// @brief `Model`: free and observed random variables and potentials, and the log-probability
-/// graph in which each observed term is rescaled by its `total_size`.
+/// graph in which each observed term is rescaled by its `total_size`. A graph builder only: the
+/// compiled form is `LogpFunction` (inference/logp_function.hpp).
 #pragma once
 
 #include <Eigen/Core>
@@ -10,10 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "symbatch/compile/function.hpp"
 #include "symbatch/distributions/data_support.hpp"
-#include "symbatch/grad/grad.hpp"
-#include "symbatch/minibatch/minibatch.hpp"
+#include "symbatch/model/batch_selection.hpp"
 #include "symbatch/model/total_size.hpp"
 #include "symbatch/model/transform.hpp"
 #include "symbatch/ops/reduce.hpp"
@@ -25,7 +24,7 @@ struct FreeOptions {
   TransformKind transform = TransformKind::automatic;
   bool jacobian = true;                 ///< include @f$ \log|J| @f$ of the transform in logp
   std::vector<std::int64_t> shape = {};  ///< the variable's shape (a scalar when empty)
-  std::optional<double> initial = {};    ///< initial value in the constrained space (default: the transform of 0, or 1 for positive)
+  std::optional<double> initial = {};    ///< initial value in the constrained space, inside the support (default: 1 for positive, the midpoint of an interval, else 0)
 };
 
 /// @brief A free random variable: its unconstrained value variable (an input of the logp
@@ -63,109 +62,97 @@ struct LogpOptions {
 class Model {
  public:
   /// @brief Adds a free random variable and returns its constrained value (a graph of a new
-  /// unconstrained f64 input, the value variable). Throws for a duplicate name.
+  /// unconstrained f64 input, the value variable).
+  /// @throws std::invalid_argument for a duplicate name, a distribution without a log-density,
+  /// a discrete distribution, or a negative shape entry.
+  /// @throws std::domain_error for an initial value outside the distribution's support.
   Variable free(const std::string& name, const Distribution& distribution, FreeOptions options = {}) {
-    claim(name);
-    if (distribution.dtype != DType::f64) throw_invalid("Model::free", "'", name, "' has a discrete distribution (", distribution.name, "); free variables must be continuous");
+    if (!distribution.logp) throw_invalid("Model::free", "the distribution of '", name, "' is empty (it has no log-density)");
+    if (distribution.dtype != DType::f64 || distribution.support == Support::nonnegative_integer || distribution.support == Support::binary)
+      throw_invalid("Model::free", "'", name, "' has a discrete distribution (", distribution.name, "); free variables must be continuous");
+    for (std::size_t i = 0; i < options.shape.size(); ++i)
+      if (options.shape[i] < 0) throw_invalid("Model::free", "shape entry ", i + 1, " of '", name, "' is ", options.shape[i], ", but must be >= 0");
     FreeVariable variable;
     variable.name = name;
     variable.transform = Transform::for_distribution(distribution, options.transform);
     variable.shape = options.shape;
     variable.distribution = distribution;
     variable.jacobian = options.jacobian;
+    // The default start lies inside the support whatever the transform: 1 for a positive
+    // variable, the midpoint of an interval, 0 on the real line.
+    const double start = options.initial ? *options.initial
+                         : distribution.support == Support::positive ? 1.0
+                         : distribution.support == Support::interval ? 0.5 * (distribution.lower + distribution.upper)
+                                                                     : 0.0;
+    check_initial(name, distribution, start);
+    claim(name);
     variable.value = input(name + variable.transform.suffix(), DType::f64, options.shape);
     variable.constrained = variable.transform.backward(variable.value);
     variable.constrained.set_name(name);
-    const double start = options.initial ? *options.initial
-                         : variable.transform.kind == TransformKind::log ? 1.0
-                         : variable.transform.kind == TransformKind::interval ? 0.5 * (variable.transform.lower + variable.transform.upper)
-                                                                              : 0.0;
     variable.initial_unconstrained = variable.transform.forward(start);
     free_.push_back(variable);
     return variable.constrained;
   }
 
   /// @brief Adds an observed random variable with data `data` and returns the data variable.
-  /// @throws std::invalid_argument if the data depend on a free variable, if they are a
-  /// minibatch view without `total_size` (say `TotalSize::unscaled()` to opt out), if the term
-  /// mixes views of two `minibatch` calls, or for a bad `total_size`.
+  /// @throws std::invalid_argument if the data are null or depend on a free variable, for the
+  /// batching errors of `check_batching`, or for a bad `total_size`.
   Variable observed(const std::string& name, const Distribution& distribution, const Variable& data, TotalSize total_size = {}) {
+    if (!data) throw_invalid("Model::observed", "the data of '", name, "' are a null variable");
     for (const FreeVariable& free : free_)
       if (depends_on(data, free.value))
         throw_invalid("Model::observed", "the data of '", name, "' depend on the free variable '", free.name, "'; observed data must be fixed");
-    const Variable pointwise = distribution.logp(check_observed_data(name, distribution, data));  // data outside the support: an error naming them
-    const Variable roots[] = {data, pointwise};
-    const std::vector<MinibatchView> views = minibatch_views(roots);
-    std::set<const ApplyNode*> sources;
-    for (const MinibatchView& view : views) sources.insert(view.source);
-    if (sources.size() > 1)
-      throw_invalid("Model::observed", "'", name, "' mixes views of ", sources.size(),
-                    " different minibatch calls, whose rows are not aligned; build all its views with one minibatch(batch_size, {...}) call");
-    if (as_minibatch_view(data) && total_size.absent())
-      throw_invalid("Model::observed", "the data of '", name, "' are a minibatch view but no total_size was given; pass the full data size, or TotalSize::unscaled() to use the batch unscaled");
-    if (total_size.is_unscaled() || total_size.absent()) {
-      // nothing to check
-    }
-    const Variable scale = total_size.scale(data, "Model::observed", name);
+    // Data outside the distribution's support are an error naming them (checked once per array).
+    const Variable pointwise = distribution.logp(check_observed_data(name, distribution, data));
+    const std::optional<BatchRows> batch = check_batching(name, data, pointwise, total_size);
+    const Variable scale = total_size.scale(data, "Model::observed", name, batch);
     claim(name);
     observed_.push_back({name, distribution, data, total_size, scale, pointwise});
     return data;
   }
 
   /// @brief Adds a term to the log-probability as it is.
+  /// @throws std::invalid_argument for a null term, a dtype other than f64, or a duplicate name.
   void potential(const std::string& name, const Variable& term) {
+    if (!term) throw_invalid("Model::potential", "the term '", name, "' is a null variable");
     if (term.dtype() != DType::f64) throw_invalid("Model::potential", "'", name, "' has dtype ", dtype_name(term.dtype()), ", expected f64");
     claim(name);
     potentials_.push_back({name, term});
   }
 
   /// @brief The scalar log-probability graph over the value variables.
-  /// @throws std::invalid_argument if the graph contains a random variable other than the
-  /// minibatch draws.
+  /// @throws std::invalid_argument if the graph contains a random node that does not only
+  /// select rows of data (see model/batch_selection.hpp).
   Variable logp(LogpOptions options = {}) const {
-    Variable total = constant(0.0);
-    for (const FreeVariable& free : free_) {
-      total = total + sum(free.distribution.logp(free.constrained));
-      if (options.jacobian && free.jacobian && free.transform.kind != TransformKind::none) total = total + sum(free.transform.log_jacobian(free.value));
-    }
+    Variable total = prior_terms(options);
     for (const ObservedVariable& observed : observed_) total = total + observed.scale * sum(observed.pointwise);
     for (const auto& [name, term] : potentials_) total = total + sum(term);
-    // Random nodes that only select the observed data (minibatch draws, or slice bounds drawn
-    // by hand as in pymc#6277) are batch selection; any other random node is an error.
-    std::vector<Variable> data;
-    for (const ObservedVariable& observed : observed_) data.push_back(observed.data);
-    for (const Variable& variable : ancestors(std::span<const Variable>(&total, 1), data)) {
-      const ApplyNode* node = variable.owner();
-      if (node && variable.index() == 1 && node->op().is_random() && !is_minibatch_source(*node)) {
-        std::string label = node->op().describe();
-        if (!node->output(1).name().empty()) label += " '" + node->output(1).name() + "'";
-        throw_invalid("Model::logp", "the log-probability depends on the random variable ", label,
-                      "; only minibatch draws may appear in it");
-      }
-    }
+    check_random_nodes(total, value_variables());
     total.set_name("logp");
     return total;
   }
 
-  /// @brief The log-probability with every minibatch view replaced by its whole array and every
-  /// observed scale set to 1: the full-data log-probability.
+  /// @brief The log-probability with every batch selection (minibatch views, random slices of
+  /// data) replaced by its whole array and every observed scale set to 1: the full-data
+  /// log-probability.
   Variable full_data_logp(LogpOptions options = {}) const {
-    Variable total = constant(0.0);
-    for (const FreeVariable& free : free_) {
-      total = total + sum(free.distribution.logp(free.constrained));
-      if (options.jacobian && free.jacobian && free.transform.kind != TransformKind::none) total = total + sum(free.transform.log_jacobian(free.value));
-    }
+    Variable total = prior_terms(options);
     for (const ObservedVariable& observed : observed_) total = total + sum(observed.pointwise);
     for (const auto& [name, term] : potentials_) total = total + sum(term);
-    return replace_minibatch_views(std::span<const Variable>(&total, 1))[0];
+    return replace_batch_selections(std::span<const Variable>(&total, 1), value_variables())[0];
   }
 
-  /// @brief The unscaled elementwise log-likelihood of an observed variable (for LOO/WAIC).
+  /// @brief The unscaled log-likelihood of an observed variable, one term per element of the
+  /// full data (for LOO/WAIC): batch selections are replaced by their whole arrays, so the
+  /// terms come in the arrays' own row order (also under `shuffle_once`).
   Variable pointwise_loglik(const std::string& name) const {
-    for (const ObservedVariable& observed : observed_)
-      if (observed.name == name) return observed.pointwise;
-    throw_invalid("Model::pointwise_loglik", "no observed variable named '", name, "'");
+    const Variable terms = find_observed("Model::pointwise_loglik", name).pointwise;
+    return replace_batch_selections(std::span<const Variable>(&terms, 1), value_variables())[0];
   }
+
+  /// @brief The unscaled log-likelihood terms of the current batch only (one per element of the
+  /// batched data): what the scaled observed term of `logp` sums.
+  Variable batch_pointwise_loglik(const std::string& name) const { return find_observed("Model::batch_pointwise_loglik", name).pointwise; }
 
   /// @brief The value variables (unconstrained inputs of `logp`), in the order of `free`.
   std::vector<Variable> value_variables() const {
@@ -215,48 +202,89 @@ class Model {
     if (!names_.insert(name).second) throw_invalid("Model", "the name '", name, "' is already used");
   }
 
+  const ObservedVariable& find_observed(const char* function, const std::string& name) const {
+    for (const ObservedVariable& observed : observed_)
+      if (observed.name == name) return observed;
+    throw_invalid(function, "no observed variable named '", name, "'");
+  }
+
+  /// The free variables' prior log-densities and (when asked) the Jacobians of their transforms:
+  /// the part of `logp` and `full_data_logp` that does not depend on the data.
+  Variable prior_terms(const LogpOptions& options) const {
+    Variable total = constant(0.0);
+    for (const FreeVariable& free : free_) {
+      total = total + sum(free.distribution.logp(free.constrained));
+      if (options.jacobian && free.jacobian && free.transform.kind != TransformKind::none) total = total + sum(free.transform.log_jacobian(free.value));
+    }
+    return total;
+  }
+
+  /// Refuses an initial value outside the distribution's support (it would give a NaN or
+  /// infinite initial point).
+  static void check_initial(const std::string& name, const Distribution& distribution, double start) {
+    const bool inside = distribution.support == Support::positive   ? start > 0 && std::isfinite(start)
+                        : distribution.support == Support::interval ? start > distribution.lower && start < distribution.upper
+                                                                    : std::isfinite(start);
+    if (inside) return;
+    const std::string support = distribution.support == Support::positive   ? "(0, inf)"
+                                : distribution.support == Support::interval ? "(" + detail::format_number(distribution.lower) + ", " +
+                                                                                   detail::format_number(distribution.upper) + ")"
+                                                                            : "the finite reals";
+    throw_domain("Model::free", "the initial value of '", name, "' is ", detail::format_number(start), ", outside the support ", support, " of ",
+                 distribution.name);
+  }
+
+  /// The batching rules of one observed term: its data and its log-likelihood may select rows
+  /// with one random node only; a term whose distribution reads batched rows needs batched data
+  /// (pymc#6277's misalignment otherwise); batched data need a total_size (or an explicit
+  /// `TotalSize::unscaled()`). Returns the rows the scale reads when the data are batched.
+  std::optional<BatchRows> check_batching(const std::string& name, const Variable& data, const Variable& pointwise,
+                                          const TotalSize& total_size) const {
+    const Variable roots[] = {data, pointwise};
+    const std::vector<Variable> parameters = value_variables();
+    const std::vector<BatchSelection> selections = batch_selections(roots, parameters);
+    std::vector<const ApplyNode*> sources;
+    bool all_minibatch = true;
+    for (const BatchSelection& selection : selections)
+      for (const ApplyNode* source : selection.sources)
+        if (std::find(sources.begin(), sources.end(), source) == sources.end()) {
+          sources.push_back(source);
+          all_minibatch = all_minibatch && is_minibatch_source(*source);
+        }
+    if (sources.size() > 1 && all_minibatch)
+      throw_invalid("Model::observed", "'", name, "' mixes views of ", sources.size(),
+                    " different minibatch calls, whose rows are not aligned; build all its views with one minibatch(batch_size, {...}) call");
+    if (sources.size() > 1)
+      throw_invalid("Model::observed", "'", name, "' selects rows with ", sources.size(), " different random nodes (", sources[0]->op().describe(),
+                    " and ", sources[1]->op().describe(), "), whose rows are not aligned; select all its rows with one random node");
+    const std::vector<BatchSelection> data_selections = batch_selections(std::span<const Variable>(&data, 1), parameters);
+    if (data_selections.empty() && !selections.empty())
+      throw_invalid("Model::observed", "the distribution of '", name, "' depends on ", describe_selection(selections[0]),
+                    ", but its data are not batched, so its rows are not aligned with the data's (pymc#6277); pass the matching batch of the data");
+    if (data_selections.empty()) return std::nullopt;
+    if (total_size.absent() && as_minibatch_view(data))
+      throw_invalid("Model::observed", "the data of '", name, "' are a minibatch view but no total_size was given; pass the full data size, or TotalSize::unscaled() to use the batch unscaled");
+    if (total_size.absent())
+      throw_invalid("Model::observed", "the data of '", name, "' depend on ", describe_selection(data_selections[0]),
+                    " but no total_size was given; pass the full data size, TotalSize::from_data(), or TotalSize::unscaled() to use the batch unscaled");
+    const BatchSelection& rows = data_selections[0];
+    return BatchRows{dim(rows.selection, 0), dim(rows.array, 0), rows.array.label()};
+  }
+
+  /// Random nodes that only select rows of data are batch selection; any other is an error.
+  static void check_random_nodes(const Variable& total, const std::vector<Variable>& parameters) {
+    const ApplyNode* node = non_selecting_random_node(std::span<const Variable>(&total, 1), parameters);
+    if (!node) return;
+    std::string label = node->op().describe();
+    if (node->outputs().size() > 1 && !node->output(1).name().empty()) label += " '" + node->output(1).name() + "'";
+    throw_invalid("Model::logp", "the log-probability depends on the random variable ", label,
+                  "; only random nodes that select rows of data (minibatch draws, random slice bounds) may appear in it");
+  }
+
   std::vector<FreeVariable> free_;
   std::vector<ObservedVariable> observed_;
   std::vector<std::pair<std::string, Variable>> potentials_;
   std::set<std::string> names_;
-};
-
-/// @brief A compiled log-probability and gradient of a model, called with a flat point.
-class LogpFunction {
- public:
-  explicit LogpFunction(const Model& model, CompileOptions options = {})
-      : model_(&model), function_(build(model, std::move(options))) {}
-  /// @brief logp at a flat unconstrained point; writes the gradient into `gradient` when given.
-  double operator()(const Eigen::VectorXd& point, Eigen::VectorXd* gradient = nullptr) {
-    const auto& results = function_(model_->unflatten(point));
-    if (gradient) {
-      std::vector<Array> grads(results.begin() + 1, results.end());
-      *gradient = model_->flatten(grads);
-    }
-    return results[0].item();
-  }
-  /// @brief logp at a point given by name (constrained-space names map to their value variables).
-  double operator()(const std::map<std::string, Array>& point) {
-    std::vector<Array> values;
-    for (const FreeVariable& free : model_->free_variables()) {
-      auto found = point.find(free.value.name());
-      if (found == point.end()) throw_invalid("LogpFunction", "no value for '", free.value.name(), "'");
-      values.push_back(found->second);
-    }
-    return function_(values)[0].item();
-  }
-  Function& function() { return function_; }
-
- private:
-  static Function build(const Model& model, CompileOptions options) {
-    const Variable logp = model.logp();
-    const std::vector<Variable> values = model.value_variables();
-    std::vector<Variable> outputs{logp};
-    for (const Variable& g : grad(logp, values)) outputs.push_back(g);
-    return compile(values, outputs, std::move(options));
-  }
-  const Model* model_;
-  Function function_;
 };
 
 }  // namespace symbatch
