@@ -21,6 +21,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "symbatch/distributions/distribution.hpp"
 #include "symbatch/minibatch/minibatch.hpp"
@@ -75,7 +76,9 @@ class CheckObservedData final : public Op {
   CheckObservedData(std::string observed, std::string distribution, DataSupport support, bool keyed)
       : observed_(std::move(observed)), distribution_(std::move(distribution)), support_(support), keyed_(keyed) {}
   std::string name() const override { return "check_data"; }
-  std::string describe() const override { return "check_data{'" + observed_ + "': " + distribution_ + "}"; }
+  OpParameters parameters() const override {
+    return {{"observed", observed_}, {"distribution", distribution_}, {"support", support_.describe()}, {"keyed", keyed_}};
+  }
   std::vector<Type> output_types(std::span<const Variable> inputs) const override { return {inputs[0].type()}; }
 
   void perform(InputValues in, OutputValues out, Scratch& scratch) const override {
@@ -85,7 +88,7 @@ class CheckObservedData final : public Op {
     } else {
       if (scratch.arrays.empty()) scratch.arrays.resize(1);
       Array& checked = scratch.arrays[0];
-      if (!(checked.raw_data() == source.raw_data() && checked.has_buffer() && checked.shape() == source.shape() &&
+      if (!(std::as_const(checked).raw_data() == source.raw_data() && checked.has_buffer() && checked.shape() == source.shape() &&
             checked.dtype() == source.dtype())) {
         check(source);
         checked = source;  // held, so no other array can take this address while it is the key
@@ -99,11 +102,6 @@ class CheckObservedData final : public Op {
     return result;
   }
   std::optional<int> view_of(int) const override { return 0; }
-  bool equals(const Op& other) const override {
-    auto* op = dynamic_cast<const CheckObservedData*>(&other);
-    return op && op->observed_ == observed_ && op->distribution_ == distribution_ && op->support_ == support_ && op->keyed_ == keyed_;
-  }
-  std::size_t hash() const override { return Op::hash() ^ std::hash<std::string>{}(observed_); }
 
   /// Throws `std::domain_error` naming the data, the row and the value of the first element of
   /// `values` outside the support.

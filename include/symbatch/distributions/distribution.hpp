@@ -59,7 +59,9 @@ class CheckParameter final : public Op {
   CheckParameter(std::string function, std::string parameter, Rule rule)
       : function_(std::move(function)), parameter_(std::move(parameter)), rule_(rule) {}
   std::string name() const override { return "check"; }
-  std::string describe() const override { return "check{" + function_ + ": " + parameter_ + "}"; }
+  OpParameters parameters() const override {
+    return {{"function", function_}, {"parameter", parameter_}, {"rule", std::int64_t{static_cast<int>(rule_)}}};
+  }
   std::vector<Type> output_types(std::span<const Variable> inputs) const override { return {inputs[0].type()}; }
   void perform(InputValues in, OutputValues out, Scratch&) const override {
     const Array& x = *in[0];
@@ -71,10 +73,6 @@ class CheckParameter final : public Op {
     return {InputGrad::of(output_grads[0])};
   }
   std::optional<int> view_of(int) const override { return 0; }
-  bool equals(const Op& other) const override {
-    auto* op = dynamic_cast<const CheckParameter*>(&other);
-    return op && op->function_ == function_ && op->parameter_ == parameter_ && op->rule_ == rule_;
-  }
 
   /// Throws for a bad value; `index >= 0` adds the element position to the name. The name is
   /// only built on failure: this runs for every element on every call.

@@ -20,7 +20,7 @@ namespace symbatch::detail {
 /// The op of `x`'s owner when it is an `OpType`, else null.
 template <class OpType>
 const OpType* owner_op(const Variable& x) {
-  return x && x.owner() ? dynamic_cast<const OpType*>(&x.owner()->op()) : nullptr;
+  return x && x.owner() ? op_as<OpType>(x.owner()->op()) : nullptr;
 }
 
 /// The value of a rank-0 f64 constant.

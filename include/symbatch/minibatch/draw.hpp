@@ -60,9 +60,8 @@ class MinibatchDraw final : public random::RandomOp {
   MinibatchDraw(MinibatchScheme scheme, std::int64_t batch_size, LastBatch last_batch, std::vector<std::string> names)
       : scheme_(scheme), batch_size_(batch_size), last_batch_(last_batch), names_(std::move(names)) {}
   std::string name() const override { return "minibatch"; }
-  std::string describe() const override {
-    return std::string("minibatch{") + scheme_name(scheme_) + ", batch_size=" + std::to_string(batch_size_) + "}";
-  }
+  /// Declared for printing and messages; like every random op, a draw is equal only to itself.
+  OpParameters parameters() const override { return {{"scheme", std::string(scheme_name(scheme_))}, {"batch_size", batch_size_}}; }
   MinibatchScheme scheme() const { return scheme_; }
   std::int64_t batch_size() const { return batch_size_; }
 
@@ -102,7 +101,6 @@ class MinibatchDraw final : public random::RandomOp {
     write_next_state(state, *out[0]);
   }
 
-  bool equals(const Op& other) const override { return this == &other; }  // each minibatch call is its own node
 
   /// Throws when the scheme needs distinct rows and there are fewer than `batch_size`.
   /// An empty array is reported as such under every scheme, before any batch-size comparison.
@@ -171,7 +169,7 @@ class CircularWindow final : public Op {
  public:
   explicit CircularWindow(std::int64_t batch_size) : batch_size_(batch_size) {}
   std::string name() const override { return "circular_window"; }
-  std::string describe() const override { return "circular_window{" + std::to_string(batch_size_) + "}"; }
+  OpParameters parameters() const override { return {{"batch_size", batch_size_}}; }
   std::vector<Type> output_types(std::span<const Variable> inputs) const override {
     Type type = inputs[0].type();
     type.shape[0] = batch_size_;
@@ -203,10 +201,6 @@ class CircularWindow final : public Op {
     return {InputGrad::disconnected(), InputGrad::disconnected()};  // data, not parameters
   }
   std::optional<int> view_of(int) const override { return 0; }
-  bool equals(const Op& other) const override {
-    auto* op = dynamic_cast<const CircularWindow*>(&other);
-    return op && op->batch_size_ == batch_size_;
-  }
 
  private:
   std::int64_t batch_size_;
@@ -221,7 +215,7 @@ class RowPermutation final : public Op {
  public:
   explicit RowPermutation(std::uint64_t seed) : seed_(seed) {}
   std::string name() const override { return "row_permutation"; }
-  std::string describe() const override { return "row_permutation{seed=" + std::to_string(seed_) + "}"; }
+  OpParameters parameters() const override { return {{"seed", static_cast<std::int64_t>(seed_)}}; }
   std::vector<Type> output_types(std::span<const Variable>) const override { return {Type{DType::i64, {Type::unknown}}}; }
   void perform(InputValues in, OutputValues out, Scratch& scratch) const override {
     const std::int64_t rows = in[0]->item<std::int64_t>();
@@ -237,11 +231,6 @@ class RowPermutation final : public Op {
     *out[0] = permutation;
   }
   std::vector<InputGrad> grad(const ApplyNode&, std::span<const Variable>) const override { return {InputGrad::disconnected()}; }
-  bool equals(const Op& other) const override {
-    auto* op = dynamic_cast<const RowPermutation*>(&other);
-    return op && op->seed_ == seed_;
-  }
-  std::size_t hash() const override { return std::hash<std::uint64_t>{}(seed_) ^ 0x5ca1ab1eu; }
 
  private:
   std::uint64_t seed_;
@@ -253,7 +242,7 @@ class CircularRows final : public Op {
  public:
   explicit CircularRows(std::int64_t batch_size) : batch_size_(batch_size) {}
   std::string name() const override { return "circular_rows"; }
-  std::string describe() const override { return "circular_rows{" + std::to_string(batch_size_) + "}"; }
+  OpParameters parameters() const override { return {{"batch_size", batch_size_}}; }
   std::vector<Type> output_types(std::span<const Variable>) const override { return {Type{DType::i64, {batch_size_}}}; }
   void perform(InputValues in, OutputValues out, Scratch&) const override {
     const std::int64_t start = in[0]->item<std::int64_t>(), rows = in[1]->item<std::int64_t>();
@@ -264,11 +253,6 @@ class CircularRows final : public Op {
   std::vector<InputGrad> grad(const ApplyNode&, std::span<const Variable>) const override {
     return {InputGrad::disconnected(), InputGrad::disconnected()};
   }
-  bool equals(const Op& other) const override {
-    auto* op = dynamic_cast<const CircularRows*>(&other);
-    return op && op->batch_size_ == batch_size_;
-  }
-  std::size_t hash() const override { return std::hash<std::int64_t>{}(batch_size_) ^ 0xc1c1eu; }
 
  private:
   std::int64_t batch_size_;

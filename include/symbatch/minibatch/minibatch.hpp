@@ -103,7 +103,7 @@ struct MinibatchView {
 };
 
 /// @brief True for the random node that a `minibatch` call creates.
-inline bool is_minibatch_source(const ApplyNode& node) { return dynamic_cast<const detail::MinibatchDraw*>(&node.op()) != nullptr; }
+inline bool is_minibatch_source(const ApplyNode& node) { return op_is<detail::MinibatchDraw>(node.op()); }
 
 namespace detail {
 /// The minibatch draw behind the row input of a view: the draw itself, or (under shuffle_once)
@@ -112,9 +112,9 @@ inline const ApplyNode* minibatch_draw_behind(const Variable& rows) {
   const ApplyNode* owner = rows.owner();
   if (!owner) return nullptr;
   if (is_minibatch_source(*owner)) return owner;
-  const bool gathers = dynamic_cast<const CircularWindow*>(&owner->op()) || dynamic_cast<const Take*>(&owner->op());
+  const bool gathers = op_is<CircularWindow>(owner->op()) || op_is<Take>(owner->op());
   if (!gathers || owner->inputs().size() != 2 || !owner->input(0).owner() ||
-      !dynamic_cast<const RowPermutation*>(&owner->input(0).owner()->op()))
+      !op_is<RowPermutation>(owner->input(0).owner()->op()))
     return nullptr;
   const ApplyNode* draw = owner->input(1).owner();
   return draw && is_minibatch_source(*draw) ? draw : nullptr;
@@ -125,7 +125,7 @@ inline const ApplyNode* minibatch_draw_behind(const Variable& rows) {
 inline std::optional<MinibatchView> as_minibatch_view(const Variable& variable) {
   const ApplyNode* owner = variable ? variable.owner() : nullptr;
   if (!owner || owner->inputs().size() != 2) return std::nullopt;
-  const bool view_op = dynamic_cast<const detail::CircularWindow*>(&owner->op()) || dynamic_cast<const Take*>(&owner->op());
+  const bool view_op = op_is<detail::CircularWindow>(owner->op()) || op_is<Take>(owner->op());
   const ApplyNode* source = view_op ? detail::minibatch_draw_behind(owner->input(1)) : nullptr;
   if (!source) return std::nullopt;
   return MinibatchView{variable, owner->input(0), source};
@@ -144,8 +144,8 @@ inline Variable minibatch_indices(const Variable& view) {
   // A gathered view's row input already holds the row numbers (the draw, or under shuffle_once
   // the permutation's rows), shared by every view of the call: it is returned as it is, never
   // renamed. A circular window's rows are computed from its start.
-  if (rows.owner() == found->source && dynamic_cast<const detail::CircularWindow*>(&owner.op())) {
-    auto* draw = dynamic_cast<const detail::MinibatchDraw*>(&found->source->op());
+  if (rows.owner() == found->source && op_is<detail::CircularWindow>(owner.op())) {
+    auto* draw = op_as<detail::MinibatchDraw>(found->source->op());
     rows = make_apply<detail::CircularRows>({rows, dim(found->array, 0)}, draw->batch_size());
     rows.set_name((view.name().empty() ? std::string("view") : view.name()) + "_indices");
   }

@@ -30,7 +30,7 @@ namespace symbatch {
 /// @brief True for an op that selects rows of its first input by its other inputs.
 inline bool is_data_selection(const ApplyNode& node) {
   const Op& op = node.op();
-  return dynamic_cast<const Slice*>(&op) || dynamic_cast<const Take*>(&op) || dynamic_cast<const detail::CircularWindow*>(&op);
+  return op_is<Slice>(op) || op_is<Take>(op) || op_is<detail::CircularWindow>(op);
 }
 
 /// @brief A shared or constant array, an input other than the `parameters`, or a data selection

@@ -69,7 +69,7 @@ class CheckTotalSize final : public Op {
   CheckTotalSize(std::int64_t size, bool population, std::string term, std::string source)
       : size_(size), population_(population), term_(std::move(term)), source_(std::move(source)) {}
   std::string name() const override { return "check_total_size"; }
-  std::string describe() const override { return "check_total_size{" + std::to_string(size_) + "}"; }
+  OpParameters parameters() const override { return {{"size", size_}, {"population", population_}, {"term", term_}, {"source", source_}}; }
   std::vector<Type> output_types(std::span<const Variable>) const override { return {Type{DType::f64, {}}}; }
   void perform(InputValues in, OutputValues out, Scratch&) const override {
     const std::int64_t rows = in[0]->item<std::int64_t>();
@@ -84,7 +84,6 @@ class CheckTotalSize final : public Op {
     out[0]->data<double>()[0] = static_cast<double>(size_);
   }
   std::vector<InputGrad> grad(const ApplyNode&, std::span<const Variable>) const override { return {InputGrad::disconnected()}; }
-  bool equals(const Op& other) const override { return this == &other; }  // each term keeps its own check and message
 
  private:
   std::int64_t size_;
