@@ -196,3 +196,70 @@ TEST_CASE("random: a permutation or draw too large to allocate is refused before
   CHECK(f({Array::scalar<std::int64_t>(3)})[0].size() == 3);
   CHECK_THROWS_WITH(random::uniform(state, 0.0, 1.0, {huge}), "Array: shape (2305843009213693952,) of f64 needs 2^63 bytes or more");
 }
+
+namespace {
+/// The `count` uniforms a fresh stream with key `(seed, stream)` gives on call `call`: the top
+/// 53 bits of the Philox words of counters `(block, call, 0, 0)`, straight from the generator.
+std::vector<double> philox_uniforms(std::uint64_t seed, std::uint64_t stream, std::uint64_t call, int count) {
+  std::vector<double> values;
+  for (std::uint64_t block = 0; static_cast<int>(values.size()) < count; ++block) {
+    const auto words = PhiloxStream::block({{block, call, 0, 0}}, {{seed, stream}});
+    for (int i = 0; i < 4 && static_cast<int>(values.size()) < count; ++i)
+      values.push_back(static_cast<double>(words.v[i] >> 11) * 0x1.0p-53);
+  }
+  return values;
+}
+}  // namespace
+
+TEST_CASE("random: own_rng_states gives a function private streams keyed (seed, i) and leaves the shared states alone",
+          "[random][seed][own]") {
+  Variable first = random::rng("first", 100), second = random::rng("second", 200);
+  const Variable a = random::uniform(first, 0.0, 1.0, {3}).value;
+  const Variable b = random::uniform(second, 0.0, 1.0, {5}).value;
+  Function own = compile({}, {a, b}, {.seed = 7, .own_rng_states = true});
+  REQUIRE(own.rng_states().size() == 2);
+  const std::uint64_t stream_a = own.rng_states()[0] == first ? 0 : 1;
+  for (std::uint64_t call = 0; call < 3; ++call) {
+    const auto& result = own();
+    CHECK(result[0].to_vector() == philox_uniforms(7, stream_a, call, 3));
+    CHECK(result[1].to_vector() == philox_uniforms(7, 1 - stream_a, call, 5));
+  }
+  // The shared variables keep the key and counter they were made with.
+  CHECK(get_value(first).data<RngState>()[0].key[0] == 100);
+  CHECK(get_value(first).data<RngState>()[0].counter[1] == 0);
+  CHECK(get_value(second).data<RngState>()[0].key[0] == 200);
+  // reseed restarts the private streams, and still leaves the shared ones alone.
+  own.reseed(7);
+  CHECK(own()[0].to_vector() == philox_uniforms(7, stream_a, 0, 3));
+  CHECK(get_value(first).data<RngState>()[0].key[0] == 100);
+}
+
+TEST_CASE("random: two functions over one graph share its RNG stream unless each owns its states", "[random][seed][own]") {
+  Variable state = random::rng("rng");
+  const Variable draw = random::uniform(state, 0.0, 1.0, {2}).value;
+  SECTION("shared: interleaved calls take turns on one stream") {
+    Function f = compile({}, {draw}, {.seed = 3});
+    Function g = compile({}, {draw});
+    CHECK(f()[0].to_vector() == philox_uniforms(3, 0, 0, 2));
+    CHECK(g()[0].to_vector() == philox_uniforms(3, 0, 1, 2));
+    CHECK(f()[0].to_vector() == philox_uniforms(3, 0, 2, 2));
+  }
+  SECTION("owned: each function draws its own stream whatever the interleaving") {
+    Function f = compile({}, {draw}, {.seed = 3, .own_rng_states = true});
+    Function g = compile({}, {draw}, {.seed = 4, .own_rng_states = true});
+    CHECK(f()[0].to_vector() == philox_uniforms(3, 0, 0, 2));
+    CHECK(g()[0].to_vector() == philox_uniforms(4, 0, 0, 2));
+    CHECK(f()[0].to_vector() == philox_uniforms(3, 0, 1, 2));
+    CHECK(g()[0].to_vector() == philox_uniforms(4, 0, 1, 2));
+  }
+  SECTION("owned without advancing: advance moves only the private state") {
+    Function f = compile({}, {draw}, {.seed = 3, .advance_rngs = false, .own_rng_states = true});
+    CHECK(f()[0].to_vector() == philox_uniforms(3, 0, 0, 2));
+    CHECK(f()[0].to_vector() == philox_uniforms(3, 0, 0, 2));
+    f.advance();
+    CHECK(f()[0].to_vector() == philox_uniforms(3, 0, 1, 2));
+    CHECK(get_value(state).data<RngState>()[0].counter[1] == 0);
+  }
+  CHECK_THROWS_WITH(compile({}, {draw}, {.own_rng_states = true}),
+                    "compile: own_rng_states needs a seed: the private RNG streams are derived from it");
+}
