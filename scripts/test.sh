@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start 2: install what is missing, build and run the test suite, then build and run it
 # again under AddressSanitizer and UndefinedBehaviorSanitizer (any report fails the run), then a
-# subset with Clang. Each stage prints its time; the whole must stay well inside CI's budget.
+# subset with Clang, and last the thread tests alone under ThreadSanitizer. Each stage prints its
+# time; the whole must stay well inside CI's budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 symbatch_extra_packages=(clang)
@@ -36,6 +37,14 @@ cmake -S . -B build/clang -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPIL
   -DSYMBATCH_BUILD_EXAMPLES=OFF -DSYMBATCH_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build build/clang -j "$jobs" --target symbatch_tests
 build/clang/tests/symbatch_tests
+
+stage "ThreadSanitizer build and run of the thread tests"
+tsan="-fsanitize=thread -fno-omit-frame-pointer"
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+  -DCMAKE_CXX_FLAGS="$tsan" -DCMAKE_EXE_LINKER_FLAGS="$tsan" \
+  -DSYMBATCH_BUILD_EXAMPLES=OFF -DSYMBATCH_BUILD_BENCHMARKS=OFF -DSYMBATCH_SANITIZED=ON >/dev/null
+cmake --build build/tsan -j "$jobs" --target symbatch_thread_test
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/symbatch_thread_test
 
 stage ""
 echo "== all stages passed in $SECONDS s"

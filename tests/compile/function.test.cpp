@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "symbatch/compile/function.hpp"
@@ -201,6 +202,30 @@ TEST_CASE("function: an update must match the shared variable's type", "[compile
   CHECK_THROWS_WITH(compile({x}, {}, {.updates = {{x, constant(1.0)}}}), "compile: update target 'x' is not a shared variable");
 }
 
+TEST_CASE("function: an update whose run-time shape does not fit its shared variable is refused, none applied",
+          "[compile][function][updates]") {
+  const Variable s = shared(Array::zeros(DType::f64, Shape{2, 3}), "s");  // type f64(?, 3)
+  const Variable t = shared(Array::scalar(0.0), "t");
+  const Variable m = input("m", DType::f64, {Type::unknown, Type::unknown});
+  // f64(?, ?) may fit f64(?, 3): compile accepts it and the call checks the value.
+  Function f = compile({m}, {sum(m)}, {.updates = {{t, add(t, constant(1.0))}, {s, m}}});
+  CHECK_THROWS_WITH(f({Array::zeros(DType::f64, Shape{2, 4})}),
+                    "Function: the update of 's' got a value of dtype f64 and shape (2, 4), which does not fit its type "
+                    "f64(?, 3); no update was applied");
+  CHECK_THROWS_AS(f({Array::zeros(DType::f64, Shape{2, 4})}), std::invalid_argument);
+  CHECK(get_value(s).shape() == Shape{2, 3});
+  CHECK(get_value(t).item() == 0.0);  // the update listed first was not applied either
+  CHECK_NOTHROW(set_value(s, get_value(s)));
+  // The function stays usable; another leading dimension fits.
+  CHECK(f({counting(Shape{4, 3})})[0].item() == 66.0);
+  CHECK(get_value(s).shape() == Shape{4, 3});
+  CHECK(get_value(t).item() == 1.0);
+  CHECK_NOTHROW(set_value(s, get_value(s)));
+  // A value whose static type cannot fit is refused when compiling.
+  const Variable wide = input("wide", DType::f64, {Type::unknown, 4});
+  CHECK_THROWS_WITH(compile({wide}, {}, {.updates = {{s, wide}}}), "compile: update of 's' has type f64(?, 4), expected f64(?, 3)");
+}
+
 // --- construction errors ---------------------------------------------------------------------
 
 TEST_CASE("function: an output depending on an input not listed is rejected", "[compile][function][errors]") {
@@ -258,7 +283,82 @@ TEST_CASE("function: an error inside an op leaves the function usable", "[compil
   CHECK(values(f({Array::from({1.0, 2.0}), Array::from({10.0, 20.0})})[0]) == std::vector<double>{11, 22});
 }
 
+TEST_CASE("function: an input Array without a buffer is refused, naming the input", "[compile][function][errors]") {
+  const Variable x = input("x");
+  const Variable y = input("y", DType::f64, {Type::unknown});
+  Function f = compile({x, y}, {mul(x, sum(y))});
+  CHECK_THROWS_WITH(f({Array(), Array::from({1.0})}), "Function: input 1/2 ('x') is an Array without a buffer");
+  CHECK_THROWS_WITH(f({Array::scalar(2.0), Array()}), "Function: input 2/2 ('y') is an Array without a buffer");
+  CHECK_THROWS_AS(f({Array(), Array::from({1.0})}), std::invalid_argument);
+  CHECK(f({Array::scalar(2.0), Array::from({1.0, 2.0})})[0].item() == 6.0);
+}
+
+TEST_CASE("function: a moved-from function throws a clear error and can be assigned again", "[compile][function][errors]") {
+  const Variable x = input("x");
+  Function f = compile({x}, {square(x)});
+  Function g = std::move(f);
+  const std::string moved = "Function: this function was moved from";
+  CHECK_THROWS_WITH(f({Array::scalar(3.0)}), moved);
+  CHECK_THROWS_WITH(f(), moved);
+  CHECK_THROWS_AS(f(), std::invalid_argument);
+  CHECK_THROWS_WITH(f.advance(), moved);
+  CHECK_THROWS_WITH(f.reseed(1), moved);
+  CHECK_THROWS_WITH(f.inputs(), moved);
+  CHECK_THROWS_WITH(f.outputs(), moved);
+  CHECK_THROWS_WITH(f.rng_states(), moved);
+  CHECK_THROWS_WITH(f.schedule(), moved);
+  CHECK(g({Array::scalar(3.0)})[0].item() == 9.0);
+  f = std::move(g);
+  CHECK(f({Array::scalar(4.0)})[0].item() == 16.0);
+  CHECK_THROWS_WITH(g({Array::scalar(4.0)}), moved);
+}
+
 // --- buffers ---------------------------------------------------------------------------------
+
+TEST_CASE("function: a call's results fed back as its inputs, f(f(f(x))), give what fresh arrays give",
+          "[compile][function][buffers]") {
+  // One step maps (u, v) to (u v + 1, exp(u) - v); three steps by hand are the reference.
+  const std::vector<double> u0{0.1, 0.2, -0.3}, v0{1.0, -1.0, 0.5};
+  std::vector<double> u = u0, v = v0;
+  for (int step = 0; step < 3; ++step)
+    for (std::size_t i = 0; i < u.size(); ++i) {
+      const double next_u = u[i] * v[i] + 1, next_v = std::exp(u[i]) - v[i];
+      u[i] = next_u;
+      v[i] = next_v;
+    }
+  const Variable x = input("x", DType::f64, {Type::unknown});
+  const Variable y = input("y", DType::f64, {Type::unknown});
+  for (const bool fuse : {true, false}) {
+    INFO("fuse " << fuse);
+    Function f = compile({x, y}, {add(mul(x, y), constant(1.0)), sub(exp(x), y)}, {.fuse = fuse});
+    const Array a = Array::from(u0), b = Array::from(v0);
+    const auto& nested = f(f(f({a, b})));
+    REQUIRE(nested.size() == 2);
+    for (std::size_t i = 0; i < u.size(); ++i) {
+      CHECK(nested[0].flat<double>(static_cast<std::int64_t>(i)) == Approx(u[i]).epsilon(1e-14));
+      CHECK(nested[1].flat<double>(static_cast<std::int64_t>(i)) == Approx(v[i]).epsilon(1e-14));
+    }
+    const std::vector<double> nested_u = values(nested[0]), nested_v = values(nested[1]);
+    // The same chain through fresh copies of each result gives the same bits.
+    Array fresh_u = a, fresh_v = b;
+    for (int step = 0; step < 3; ++step) {
+      const auto& result = f({fresh_u.copy(), fresh_v.copy()});
+      fresh_u = result[0].copy();
+      fresh_v = result[1].copy();
+    }
+    CHECK(values(fresh_u) == nested_u);
+    CHECK(values(fresh_v) == nested_v);
+    // The caller's arrays are left as they were.
+    CHECK(values(a) == u0);
+    CHECK(values(b) == v0);
+  }
+  SECTION("outputs that are the inputs themselves, swapped") {
+    Function swap = compile({x, y}, {y, x});
+    const auto& result = swap(swap(swap({Array::from({1.0}), Array::from({2.0, 3.0})})));
+    CHECK(values(result[0]) == std::vector<double>{2, 3});
+    CHECK(values(result[1]) == std::vector<double>{1});
+  }
+}
 
 TEST_CASE("function: output buffers are reused when the caller drops the results", "[compile][function][buffers]") {
   const Variable x = input("x", DType::f64, {Type::unknown});

@@ -56,6 +56,24 @@ TEST_CASE("shape: a rank above max_rank or a negative dimension is rejected", "[
   CHECK_THROWS_WITH(Shape({3, -2}), "Shape: dimension 1 is -2, but must be nonnegative");
 }
 
+TEST_CASE("shape: a size that overflows int64 is an error, not a wrapped product", "[core][shape][overflow]") {
+  // 2^32 * 2^32 = 2^64 does not fit; 2^31 * 2^31 * 2 = 2^63 neither; 2^31 * 2^31 = 2^62 does.
+  CHECK_THROWS_WITH(Shape({std::int64_t{1} << 32, std::int64_t{1} << 32}).size(),
+                    "Shape: the size of (4294967296, 4294967296) overflows a 64-bit integer");
+  CHECK_THROWS_AS(Shape({std::int64_t{1} << 32, std::int64_t{1} << 32}).size(), std::invalid_argument);
+  CHECK_THROWS_WITH(Shape({std::int64_t{1} << 31, std::int64_t{1} << 31, 2}).size(),
+                    "Shape: the size of (2147483648, 2147483648, 2) overflows a 64-bit integer");
+  CHECK(Shape({std::int64_t{1} << 31, std::int64_t{1} << 31}).size() == std::int64_t{1} << 62);
+  CHECK(Shape({INT64_MAX}).size() == INT64_MAX);
+  // A zero dimension anywhere makes the size 0, even after a product that would overflow.
+  CHECK(Shape({std::int64_t{1} << 62, std::int64_t{1} << 62, 0}).size() == 0);
+  CHECK(Shape({0, std::int64_t{1} << 62, std::int64_t{1} << 62}).size() == 0);
+  // Strides of such a shape are computed without signed overflow (they address no element).
+  const auto strides = Shape({0, std::int64_t{1} << 62, 4}).strides();
+  CHECK(strides[2] == 1);
+  CHECK(strides[1] == 4);
+}
+
 // --- factories and dtypes --------------------------------------------------------------------
 
 TEST_CASE("array: a default array is a rank-0 f64 array without buffer", "[core][array]") {
@@ -364,6 +382,32 @@ TEST_CASE("array: ensure on a shared buffer allocates and leaves the other owner
     CHECK(a.unique());
     CHECK(a.dtype() == DType::boolean);
     CHECK(a.bytes() == 4);
+  }
+}
+
+TEST_CASE("array: a shape whose bytes reach 2^63 is refused before allocating", "[core][array][overflow]") {
+  const std::int64_t huge = std::int64_t{1} << 61;  // 2^61 f64 elements are 2^64 bytes
+  CHECK_THROWS_WITH(Array::full(Shape{huge}, 0.0), "Array: shape (2305843009213693952,) of f64 needs 2^63 bytes or more");
+  CHECK_THROWS_AS(Array::full(Shape{huge}, 0.0), std::invalid_argument);
+  CHECK_THROWS_WITH(Array::empty(DType::i64, Shape{std::int64_t{1} << 60}),
+                    "Array: shape (1152921504606846976,) of i64 needs 2^63 bytes or more");
+  CHECK_THROWS_WITH(Array::zeros(DType::rng, Shape{std::int64_t{1} << 58, 2}),
+                    "Array: shape (288230376151711744, 2) of rng needs 2^63 bytes or more");
+  CHECK_THROWS_WITH(Array::empty(DType::f64, Shape{std::int64_t{1} << 40, std::int64_t{1} << 40}),
+                    "Shape: the size of (1099511627776, 1099511627776) overflows a 64-bit integer");
+  CHECK_THROWS_WITH(Array::arange(huge), "Array: shape (2305843009213693952,) of f64 needs 2^63 bytes or more");
+  // The largest count below the limit passes the check (byte_count allocates nothing).
+  CHECK(Array::byte_count(DType::f64, Shape{INT64_MAX / 8}) == std::size_t{9223372036854775800u});
+  CHECK(Array::byte_count(DType::boolean, Shape{INT64_MAX}) == std::size_t{9223372036854775807u});
+  CHECK_THROWS_WITH(Array::byte_count(DType::f64, Shape{INT64_MAX / 8 + 1}),
+                    "Array: shape (1152921504606846976,) of f64 needs 2^63 bytes or more");
+  SECTION("ensure leaves the array as it was") {
+    Array a = Array::from({1.0, 2.0});
+    const std::byte* buffer = a.buffer_begin();
+    CHECK_THROWS_WITH(a.ensure(DType::f64, Shape{huge / 4, 4}), "Array: shape (576460752303423488, 4) of f64 needs 2^63 bytes or more");
+    CHECK(a.buffer_begin() == buffer);
+    CHECK(a.shape() == Shape{2});
+    CHECK(a.to_vector() == std::vector<double>{1, 2});
   }
 }
 

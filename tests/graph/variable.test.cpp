@@ -125,6 +125,19 @@ TEST_CASE("variable: set_value rejects another dtype, rank or trailing dimension
   CHECK_THROWS_WITH(set_value(scalar, Array::from({1.0})), "set_value: 't' expects f64(), got f64(1,)");
 }
 
+TEST_CASE("variable: an Array without a buffer is refused as a constant, shared or set_value", "[graph][variable][shared]") {
+  // A default Array claims one f64 element but has no memory behind it.
+  CHECK_THROWS_WITH(constant(Array()), "constant: the value is an Array without a buffer");
+  CHECK_THROWS_WITH(constant(Array(), "c"), "constant: the value of 'c' is an Array without a buffer");
+  CHECK_THROWS_AS(constant(Array()), std::invalid_argument);
+  CHECK_THROWS_WITH(shared(Array(), "w"), "shared: the value of 'w' is an Array without a buffer");
+  const Variable w = shared(Array::scalar(1.0), "w");
+  CHECK_THROWS_WITH(set_value(w, Array()), "set_value: the value of 'w' is an Array without a buffer");
+  CHECK(get_value(w).item() == 1.0);
+  // An empty array with a buffer is fine.
+  CHECK_NOTHROW(constant(Array::zeros(DType::f64, Shape{0})));
+}
+
 TEST_CASE("variable: set_value and get_value need a shared variable", "[graph][variable][shared]") {
   const Variable x = input("x");
   CHECK_THROWS_WITH(set_value(x, Array::scalar(1.0)), "set_value: variable 'x' is not shared");

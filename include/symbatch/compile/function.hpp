@@ -2,6 +2,7 @@
 /// @brief `compile(inputs, outputs, options)` and the `Function` it returns.
 #pragma once
 
+#include <atomic>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -39,22 +40,62 @@ struct CompileOptions {
   Rewrites rewrites = {};
   /// Fuse chains of elementwise ops into single loops (see `FusedElemwise`).
   bool fuse = true;
+  /// When true, the function holds private copies of the RNG states it reads instead of
+  /// reading and advancing the shared RNG variables: the i-th state in seeding order starts at
+  /// `seed_rng_state(seed, i)` (key `(seed, i)`, counter zero, the state a shared RNG gets from
+  /// `seed`), so `seed` is required. The shared RNG variables are neither read nor written;
+  /// functions compiled this way with distinct seeds draw independent streams and may run on
+  /// different threads (parallel chains).
+  bool own_rng_states = false;
 };
+
+namespace detail {
+
+/// Marks a `Function` busy for the lifetime of the guard; a second concurrent user throws.
+/// One atomic exchange per call: cheap enough to be always on.
+class ExclusiveUse {
+ public:
+  explicit ExclusiveUse(std::atomic<bool>& busy) : busy_(busy) {
+    if (busy_.exchange(true, std::memory_order_acquire))
+      throw_invalid("Function", "called from two threads at once; a Function is not thread-safe (compile one per thread)");
+  }
+  ~ExclusiveUse() { busy_.store(false, std::memory_order_release); }
+  ExclusiveUse(const ExclusiveUse&) = delete;
+  ExclusiveUse& operator=(const ExclusiveUse&) = delete;
+
+ private:
+  std::atomic<bool>& busy_;
+};
+
+}  // namespace detail
 
 /// @brief A compiled graph: runs a precomputed schedule of ops over buffers kept between calls.
 ///
 /// Buffers are allocated on the first call for a given set of shapes and reused afterwards, so
 /// a call in steady state allocates nothing. The returned values stay valid until the next
 /// call; copy an `Array` (`Array::copy`) to keep it longer. Holding a returned `Array` is safe:
-/// the function then writes a fresh buffer instead of the one you hold. Not thread-safe.
+/// the function then writes a fresh buffer instead of the one you hold, and the results of one
+/// call may be passed back as the inputs of the next (`f(f(x))`).
+///
+/// Threads: a `Function` is used by one thread at a time. A call (or `advance`, `reseed`) made
+/// while another is running throws "Function: called from two threads at once" (an atomic
+/// flag, checked on every call). Distinct functions may run concurrently when they share no
+/// mutable shared variable: a shared variable that an update writes (optimizer state, a
+/// parameter) and every RNG state the functions advance. Two functions compiled from one
+/// minibatch graph therefore share one RNG stream and must not run concurrently, unless they
+/// are compiled with `CompileOptions::own_rng_states`, which gives each its own copy of the
+/// states. Reading shared data (the arrays a minibatch views) from several functions at once is
+/// safe as long as nobody calls `set_value` meanwhile.
 class Function {
  public:
   Function(Function&&) noexcept = default;
   Function& operator=(Function&&) noexcept = default;
 
   /// Evaluates the outputs for `inputs` (one value per declared input, in order), then applies
-  /// the updates. Throws `std::invalid_argument` for a wrong count, dtype or shape of inputs;
-  /// the function stays usable after any error.
+  /// the updates. Throws `std::invalid_argument` for a wrong count, dtype or shape of inputs,
+  /// an input without a buffer, an update value that does not fit its shared variable's type
+  /// (then no update is applied), a moved-from function or a concurrent call; the function
+  /// stays usable after any error.
   const std::vector<Array>& operator()(std::span<const Array> inputs) { return call(inputs); }
   const std::vector<Array>& operator()(std::initializer_list<Array> inputs) {
     return call(std::span<const Array>(inputs.begin(), inputs.size()));
@@ -69,14 +110,15 @@ class Function {
   /// Reseeds the function's RNG states as `compile` does with `CompileOptions::seed`.
   void reseed(std::uint64_t seed);
 
-  const std::vector<Variable>& inputs() const { return impl_->inputs; }
-  const std::vector<Variable>& outputs() const { return impl_->outputs; }
-  /// The distinct RNG states (shared variables of dtype rng) the function reads, in seeding order.
-  const std::vector<Variable>& rng_states() const { return impl_->rngs; }
+  const std::vector<Variable>& inputs() const { return checked_impl().inputs; }
+  const std::vector<Variable>& outputs() const { return checked_impl().outputs; }
+  /// The distinct RNG states (shared variables of dtype rng) the function reads, in seeding
+  /// order. With `own_rng_states` the function reads private copies of them instead.
+  const std::vector<Variable>& rng_states() const { return checked_impl().rngs; }
   /// The applies the schedule runs, in order.
   std::vector<const ApplyNode*> schedule() const {
     std::vector<const ApplyNode*> nodes;
-    for (const auto& step : impl_->steps) nodes.push_back(step.apply.get());
+    for (const auto& step : checked_impl().steps) nodes.push_back(step.apply.get());
     return nodes;
   }
 
@@ -93,26 +135,41 @@ class Function {
     bool may_alias = false;
     Scratch scratch;
   };
+  // Where a shared variable's value lives for this function: in the variable, or (an RNG state
+  // under `own_rng_states`) in the function's private copy.
+  struct SharedSlot {
+    Variable variable;
+    Array* value;
+    std::size_t slot;
+  };
   struct PendingUpdate {
     Variable shared;
+    Array* target;
     std::size_t slot;
-    bool swap;  // the slot is a buffer of the function's own: exchange instead of sharing
+    bool swap;        // the slot is a buffer of the function's own: exchange instead of sharing
+    bool check_type;  // the value's static type does not prove it fits the shared variable's type
   };
   struct RngChain {
-    Variable state;
+    Array* value;
     std::vector<const Op*> ops;  // the random ops that consume the state in turn
   };
   struct Impl {
     std::vector<Variable> inputs, outputs, rngs;
+    std::vector<Array> own_rng_values;  // private RNG states, one per `rngs` entry, or empty
     std::vector<Array> slots;
     std::vector<std::size_t> input_slots, output_slots;
-    std::vector<std::pair<Variable, std::size_t>> shared_slots;
+    std::vector<SharedSlot> shared_slots;
     std::vector<Step> steps;
     std::vector<PendingUpdate> updates;
     std::vector<RngChain> rng_chains;
     std::vector<Array> results;
+    std::atomic<bool> busy{false};
   };
 
+  Impl& checked_impl() const {
+    if (!impl_) throw_invalid("Function", "this function was moved from");
+    return *impl_;
+  }
   void release_transients();
 
   std::unique_ptr<Impl> impl_;
@@ -121,8 +178,9 @@ class Function {
 /// @brief Compiles the graphs of `outputs` into a `Function` of `inputs`.
 ///
 /// Shared variables and constants are implicit inputs. Throws `std::invalid_argument` when an
-/// output depends on an input that is not listed, when an input is not a graph input, or when an
-/// update is invalid (not a shared variable, a second update of one variable, a type mismatch).
+/// output depends on an input that is not listed, when an input is not a graph input, when an
+/// update is invalid (not a shared variable, a second update of one variable, a static type
+/// that cannot fit the variable's), or when `own_rng_states` is set without a `seed`.
 Function compile(std::vector<Variable> inputs, std::vector<Variable> outputs, CompileOptions options = {});
 
 // ---------------------------------------------------------------------------------------------
@@ -145,6 +203,8 @@ inline Function compile(std::vector<Variable> inputs, std::vector<Variable> outp
   }
   for (std::size_t i = 0; i < outputs.size(); ++i)
     if (!outputs[i]) throw_invalid("compile", "output ", i + 1, " is a null variable");
+  if (options.own_rng_states && !options.seed)
+    throw_invalid("compile", "own_rng_states needs a seed: the private RNG streams are derived from it");
 
   // Updates: explicit ones, then each RNG's next state.
   std::unordered_set<const VariableNode*> updated;
@@ -176,7 +236,7 @@ inline Function compile(std::vector<Variable> inputs, std::vector<Variable> outp
     for (const Variable& variable : order) {
       if (!(variable.is_shared() && variable.dtype() == DType::rng)) continue;
       impl.rngs.push_back(variable);
-      Function::RngChain chain{variable, {}};
+      Function::RngChain chain{&variable.get()->value, {}};
       Variable state = variable;
       for (auto found = consumer.find(state.get()); found != consumer.end(); found = consumer.find(state.get())) {
         chain.ops.push_back(&found->second->op());
@@ -187,6 +247,21 @@ inline Function compile(std::vector<Variable> inputs, std::vector<Variable> outp
     }
   }
   for (const Update& update : rng_updates) roots.push_back(update.value);
+
+  // Where each shared variable's value is read and written: the variable itself, or the
+  // function's private copy of an RNG state. The private vector is sized once, here.
+  std::unordered_map<const VariableNode*, Array*> value_of;
+  if (options.own_rng_states) {
+    impl.own_rng_values.resize(impl.rngs.size());
+    for (std::size_t i = 0; i < impl.rngs.size(); ++i) {
+      value_of[impl.rngs[i].get()] = &impl.own_rng_values[i];
+      impl.rng_chains[i].value = &impl.own_rng_values[i];
+    }
+  }
+  auto value_for = [&](const Variable& shared) {
+    auto found = value_of.find(shared.get());
+    return found == value_of.end() ? &shared.get()->value : found->second;
+  };
 
   // Rewrite the graphs, then read the outputs and update values back from the new roots.
   roots = rewrite(roots, options.rewrites);
@@ -209,7 +284,7 @@ inline Function compile(std::vector<Variable> inputs, std::vector<Variable> outp
     if (variable.owner()) continue;
     const std::size_t slot = slot_of[variable.get()];
     if (variable.is_constant()) impl.slots[slot] = variable.constant_value();
-    else if (variable.is_shared()) impl.shared_slots.emplace_back(variable, slot);
+    else if (variable.is_shared()) impl.shared_slots.push_back({variable, value_for(variable), slot});
     else if (!declared.count(variable.get()))
       throw_invalid("compile", "the outputs depend on input '", variable.label(), "', which is not in the inputs list");
   }
@@ -246,7 +321,12 @@ inline Function compile(std::vector<Variable> inputs, std::vector<Variable> outp
 
   auto pending = [&](const Variable& shared, const Variable& value) {
     const bool own_buffer = value.owner() && !value.owner()->op().view_of(value.index()).has_value();
-    impl.updates.push_back({shared, slot_of.at(value.get()), own_buffer});
+    // The static check above let through dimensions known only at run time: check those then.
+    const Type& want = shared.type();
+    bool proven = true;
+    for (int axis = 0; axis < want.rank(); ++axis)
+      proven = proven && (want.shape[axis] == Type::unknown || value.type().shape[axis] == want.shape[axis]);
+    impl.updates.push_back({shared, value_for(shared), slot_of.at(value.get()), own_buffer, !proven});
   };
   for (const Update& update : options.updates) pending(update.shared, update.value);
   for (const Update& update : rng_updates) pending(update.shared, update.value);
@@ -262,14 +342,21 @@ inline Function compile(std::vector<Variable> inputs, std::vector<Variable> outp
 }
 
 inline void Function::reseed(std::uint64_t seed) {
-  for (std::size_t stream = 0; stream < impl_->rngs.size(); ++stream)
-    set_value(impl_->rngs[stream], Array::scalar(seed_rng_state(seed, stream)));
+  Impl& impl = checked_impl();
+  const detail::ExclusiveUse exclusive(impl.busy);
+  for (std::size_t stream = 0; stream < impl.rngs.size(); ++stream) {
+    Array state = Array::scalar(seed_rng_state(seed, stream));
+    if (impl.own_rng_values.empty()) set_value(impl.rngs[stream], std::move(state));
+    else impl.own_rng_values[stream] = std::move(state);
+  }
 }
 
 inline void Function::advance() {
-  for (const RngChain& chain : impl_->rng_chains) {
+  Impl& impl = checked_impl();
+  const detail::ExclusiveUse exclusive(impl.busy);
+  for (const RngChain& chain : impl.rng_chains) {
     if (chain.ops.empty()) continue;
-    Array& value = chain.state.get()->value;
+    Array& value = *chain.value;
     RngState state = value.data<RngState>()[0];
     for (std::size_t i = 0; i < chain.ops.size(); ++i) state = next_rng_state(state);
     if (!value.unique()) value = value.copy();
@@ -291,16 +378,18 @@ inline void Function::release_transients() {
         }
   }
   for (std::size_t slot : impl_->input_slots) impl_->slots[slot].reset();
-  for (auto& [variable, slot] : impl_->shared_slots) impl_->slots[slot].reset();
+  for (const SharedSlot& shared : impl_->shared_slots) impl_->slots[shared.slot].reset();
 }
 
 inline const std::vector<Array>& Function::call(std::span<const Array> values) {
-  Impl& impl = *impl_;
-  for (Array& result : impl.results) result.reset();
+  Impl& impl = checked_impl();
+  const detail::ExclusiveUse exclusive(impl.busy);
   if (values.size() != impl.inputs.size())
     throw_invalid("Function", "expected ", impl.inputs.size(), " input", impl.inputs.size() == 1 ? "" : "s", ", got ", values.size());
   for (std::size_t i = 0; i < values.size(); ++i) {
     const Type& type = impl.inputs[i].type();
+    if (!values[i].has_buffer())
+      throw_invalid("Function", "input ", i + 1, "/", values.size(), " ('", impl.inputs[i].label(), "') is an Array without a buffer");
     if (!type.accepts(values[i])) {
       const bool dtype_wrong = values[i].dtype() != type.dtype;
       throw_invalid("Function", "input ", i + 1, "/", values.size(), " ('", impl.inputs[i].label(), "') has ",
@@ -308,10 +397,20 @@ inline const std::vector<Array>& Function::call(std::span<const Array> values) {
                     ", expected ", dtype_wrong ? std::string(dtype_name(type.dtype)) : type.shape_str());
     }
   }
+  // The inputs are held before the previous results are dropped: an input may be one of those
+  // results (`f(f(x))`), and the slots' references keep its buffer from being overwritten.
+  for (std::size_t i = 0; i < values.size(); ++i) impl.slots[impl.input_slots[i]] = values[i];
+  for (Array& result : impl.results) result.reset();
   try {
-    for (std::size_t i = 0; i < values.size(); ++i) impl.slots[impl.input_slots[i]] = values[i];
-    for (auto& [variable, slot] : impl.shared_slots) impl.slots[slot] = variable.get()->value;
+    for (const SharedSlot& shared : impl.shared_slots) impl.slots[shared.slot] = *shared.value;
     for (Step& step : impl.steps) step.op->perform(step.in, step.out, step.scratch);
+    for (const PendingUpdate& update : impl.updates) {
+      const Array& value = impl.slots[update.slot];
+      if (update.check_type && !update.shared.type().accepts(value))
+        throw_invalid("Function", "the update of '", update.shared.label(), "' got a value of dtype ", dtype_name(value.dtype()),
+                      " and shape ", value.shape().str(), ", which does not fit its type ", update.shared.type().str(),
+                      "; no update was applied");
+    }
   } catch (...) {
     release_transients();
     throw;
@@ -319,10 +418,9 @@ inline const std::vector<Array>& Function::call(std::span<const Array> values) {
   for (std::size_t i = 0; i < impl.results.size(); ++i) impl.results[i] = impl.slots[impl.output_slots[i]];
   // Every update reads the values from before the call: the shared slots still hold them.
   for (const PendingUpdate& update : impl.updates) {
-    Array& target = update.shared.get()->value;
     Array& source = impl.slots[update.slot];
-    if (update.swap) std::swap(target, source);
-    else target = source;
+    if (update.swap) std::swap(*update.target, source);
+    else *update.target = source;
   }
   release_transients();
   return impl.results;

@@ -243,9 +243,11 @@ class Array {
 
   /// Makes this array a writable array of `dtype` and `shape`, reusing its buffer when it is
   /// the sole owner and the buffer is large enough, allocating otherwise. The elements are
-  /// left unspecified.
+  /// left unspecified. Throws `std::invalid_argument` when the elements would need 2^63 bytes
+  /// or more (or their count overflows `int64`), before allocating anything.
   void ensure(DType dtype, const Shape& shape) {
-    const std::size_t needed = static_cast<std::size_t>(shape.size()) * dtype_size(dtype);
+    const std::size_t needed = byte_count(dtype, shape);
+    // `unique` is false for borrowed (read-only, mapped) memory: never written, reallocated instead.
     if (!(unique() && buffer_->bytes() >= needed)) {
       buffer_ = std::make_shared<detail::Buffer>(needed);
     }
@@ -256,6 +258,15 @@ class Array {
 
   /// Drops the buffer reference (the array becomes empty).
   void reset() { *this = Array(); }
+
+  /// Bytes that `shape` elements of `dtype` occupy; throws `std::invalid_argument` when that is
+  /// 2^63 or more, so that no later `size * element size` can wrap around.
+  static std::size_t byte_count(DType dtype, const Shape& shape) {
+    const auto size = static_cast<std::uint64_t>(shape.size());
+    if (size > static_cast<std::uint64_t>(INT64_MAX) / dtype_size(dtype))
+      throw_invalid("Array", "shape ", shape.str(), " of ", dtype_name(dtype), " needs 2^63 bytes or more");
+    return static_cast<std::size_t>(size * dtype_size(dtype));
+  }
 
  private:
   template <class T>

@@ -29,10 +29,15 @@ class Shape {
 
   /// Number of dimensions.
   int rank() const { return rank_; }
-  /// Product of the dimensions (1 for rank 0).
+  /// Product of the dimensions (1 for rank 0). Throws `std::invalid_argument` when the product
+  /// does not fit in an `int64` (a shape with a zero dimension has size 0 whatever the others).
   std::int64_t size() const {
     std::int64_t total = 1;
-    for (int axis = 0; axis < rank_; ++axis) total *= dims_[axis];
+    for (int axis = 0; axis < rank_; ++axis)
+      if (__builtin_mul_overflow(total, dims_[axis], &total)) {
+        if (std::find(begin(), end(), 0) != end()) return 0;
+        throw_invalid("Shape", "the size of ", str(), " overflows a 64-bit integer");
+      }
     return total;
   }
   std::int64_t operator[](int axis) const { return dims_[axis]; }
@@ -48,13 +53,15 @@ class Shape {
     dims_[rank_++] = dim;
   }
 
-  /// Element strides of a C-ordered (row-major) array of this shape.
+  /// Element strides of a C-ordered (row-major) array of this shape. They fit in an `int64`
+  /// whenever `size()` does; with a zero dimension they wrap (unsigned, without undefined
+  /// behaviour) but then no element is ever addressed.
   std::array<std::int64_t, max_rank> strides() const {
     std::array<std::int64_t, max_rank> result{};
-    std::int64_t stride = 1;
+    std::uint64_t stride = 1;
     for (int axis = rank_ - 1; axis >= 0; --axis) {
-      result[axis] = stride;
-      stride *= dims_[axis];
+      result[axis] = static_cast<std::int64_t>(stride);
+      stride *= static_cast<std::uint64_t>(dims_[axis]);
     }
     return result;
   }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "symbatch/graph/type.hpp"
@@ -86,8 +87,19 @@ inline Variable input(std::string name, DType dtype = DType::f64, std::vector<st
   return Variable::input(std::move(name), Type{dtype, std::move(shape)});
 }
 
-/// @brief A constant holding `value`.
+namespace detail {
+/// Throws when a value for a graph node is a default-constructed `Array` (it has no elements to
+/// read): `constant: the value of 'c' is an Array without a buffer`.
+inline void check_has_buffer(std::string_view function, const std::string& name, const Array& value) {
+  if (!value.has_buffer())
+    throw_invalid(function, "the value", name.empty() ? std::string() : " of '" + name + "'", " is an Array without a buffer");
+}
+}  // namespace detail
+
+/// @brief A constant holding `value`. Throws `std::invalid_argument` for an `Array` without a
+/// buffer.
 inline Variable constant(Array value, std::string name = {}) {
+  detail::check_has_buffer("constant", name, value);
   auto node = std::make_shared<VariableNode>();
   node->type = Type::of(value);
   node->kind = VariableKind::constant;
@@ -102,8 +114,10 @@ inline Variable constant(double value) { return constant(Array::scalar(value)); 
 /// `set_value` without rebuilding the graph.
 ///
 /// Its type has the value's dtype and rank; the leading dimension is unknown (so a data array
-/// can be replaced by one of another length) and the other dimensions are the value's.
+/// can be replaced by one of another length) and the other dimensions are the value's. Throws
+/// `std::invalid_argument` for an `Array` without a buffer.
 inline Variable shared(Array value, std::string name) {
+  detail::check_has_buffer("shared", name, value);
   auto node = std::make_shared<VariableNode>();
   node->type = Type::of(value);
   if (node->type.rank() > 0) node->type.shape[0] = Type::unknown;
@@ -119,10 +133,12 @@ inline const Array& get_value(const Variable& variable) {
   return variable.get()->value;
 }
 
-/// @brief Replaces the value of a shared variable. The new value must have the variable's dtype,
-/// rank, and every dimension but the first; throws `std::invalid_argument` otherwise.
+/// @brief Replaces the value of a shared variable. The new value must have a buffer, the
+/// variable's dtype, rank, and every dimension but the first; throws `std::invalid_argument`
+/// otherwise.
 inline void set_value(const Variable& variable, Array value) {
   if (!variable || !variable.is_shared()) throw_invalid("set_value", "variable '", variable ? variable.name() : "", "' is not shared");
+  detail::check_has_buffer("set_value", variable.name(), value);
   if (!variable.type().accepts(value))
     throw_invalid("set_value", "'", variable.name(), "' expects ", variable.type().str(), ", got ", dtype_name(value.dtype()),
                   value.shape().str());

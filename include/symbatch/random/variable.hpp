@@ -4,6 +4,8 @@
 /// permutation).
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -70,6 +72,7 @@ class ElementwiseDraw : public RandomOp {
   std::vector<Type> output_types(std::span<const Variable> inputs) const override {
     for (std::int64_t dim : shape_)
       if (dim < 0) throw_invalid(name(), "shape entry ", dim, " is negative");
+    (void)Array::byte_count(Out, to_shape(shape_));  // a shape too large to allocate is refused now
     check_inputs(inputs, Parameters, shape_);
     return {Type{DType::rng, {}}, Type{Out, shape_}};
   }
@@ -93,22 +96,32 @@ class ElementwiseDraw : public RandomOp {
 }  // namespace detail
 
 /// @brief Uniform reals on `[low, high)`: `low + (high - low) * u`, `u` the top 53 bits of a
-/// Philox word times 2^-53.
+/// Philox word times 2^-53. Throws `std::domain_error` for a non-finite bound, `low > high`, or
+/// a width `high - low` that overflows to infinity.
 class UniformOp final : public detail::ElementwiseDraw<UniformOp, DType::f64, 2> {
  public:
   using ElementwiseDraw::ElementwiseDraw;
   std::string name() const override { return "uniform"; }
   void fill(PhiloxStream& stream, InputValues in, Array& value) const {
+    using symbatch::detail::format_number;
     double* out = value.data<double>();
     for (std::int64_t k = 0; k < value.size(); ++k) {
       const double low = parameter(in, 1, k), high = parameter(in, 2, k);
-      if (!(low <= high)) throw_domain(name(), "Lower bound is ", symbatch::detail::format_number(low), ", but must be at most the upper bound ", symbatch::detail::format_number(high));
-      out[k] = low + (high - low) * stream.uniform();
+      check_finite(name(), "Lower bound", low);
+      check_finite(name(), "Upper bound", high);
+      if (!(low <= high)) throw_domain(name(), "Lower bound is ", format_number(low), ", but must be at most the upper bound ", format_number(high));
+      const double width = high - low;
+      if (!std::isfinite(width))
+        throw_domain(name(), "the width of [", format_number(low), ", ", format_number(high), ") overflows a double");
+      out[k] = low + width * stream.uniform();
     }
   }
 };
 
-/// @brief Integers uniform on `[low, high)`, without modulo bias (Lemire's method).
+/// @brief Integers uniform on `[low, high)`, without modulo bias (Lemire's method). The bounds
+/// arrive as doubles and must be integers in `[-2^63, 2^63)`; the width `high - low` (up to
+/// 2^64 - 1) is computed in unsigned arithmetic. Throws `std::domain_error` otherwise or when
+/// `low >= high`.
 class IntegersOp final : public detail::ElementwiseDraw<IntegersOp, DType::i64, 2> {
  public:
   using ElementwiseDraw::ElementwiseDraw;
@@ -116,10 +129,21 @@ class IntegersOp final : public detail::ElementwiseDraw<IntegersOp, DType::i64, 
   void fill(PhiloxStream& stream, InputValues in, Array& value) const {
     std::int64_t* out = value.data<std::int64_t>();
     for (std::int64_t k = 0; k < value.size(); ++k) {
-      const auto low = static_cast<std::int64_t>(parameter(in, 1, k)), high = static_cast<std::int64_t>(parameter(in, 2, k));
+      const auto low = bound("Lower bound", parameter(in, 1, k)), high = bound("Upper bound", parameter(in, 2, k));
       if (!(low < high)) throw_domain(name(), "Lower bound is ", low, ", but must be below the upper bound ", high);
-      out[k] = low + static_cast<std::int64_t>(stream.below(static_cast<std::uint64_t>(high - low)));
+      const std::uint64_t width = static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low);
+      out[k] = static_cast<std::int64_t>(static_cast<std::uint64_t>(low) + stream.below(width));
     }
+  }
+
+ private:
+  /// `value` as an i64, refusing what the conversion would turn into undefined behaviour.
+  std::int64_t bound(const char* label, double value) const {
+    check_finite(name(), label, value);
+    if (value != std::floor(value)) throw_domain(name(), label, " is ", symbatch::detail::format_number(value), ", but must be an integer");
+    if (!(value >= -0x1p63 && value < 0x1p63))
+      throw_domain(name(), label, " is ", symbatch::detail::format_number(value), ", but must be in [-2^63, 2^63)");
+    return static_cast<std::int64_t>(value);
   }
 };
 
@@ -139,20 +163,24 @@ class NormalOp final : public detail::ElementwiseDraw<NormalOp, DType::f64, 2> {
 };
 
 /// @brief A uniformly random permutation of `0..n-1` (Fisher-Yates), `n` an i64 scalar input.
+/// Throws `std::domain_error` for a negative `n` or one whose i64 array would need 2^63 bytes
+/// or more (when building the graph if `n` is a constant, else before drawing).
 class PermutationOp final : public RandomOp {
  public:
+  /// The largest length whose i64 array fits in 2^63 - 1 bytes.
+  static constexpr std::int64_t max_length = INT64_MAX / static_cast<std::int64_t>(sizeof(std::int64_t));
+
   std::string name() const override { return "permutation"; }
   std::vector<Type> output_types(std::span<const Variable> inputs) const override {
     check_inputs(inputs, 1, {});
     if (inputs[1].dtype() != DType::i64) throw_invalid(name(), "input 2/2 has dtype ", dtype_name(inputs[1].dtype()), ", expected i64");
     std::int64_t length = Type::unknown;
-    if (inputs[1].is_constant()) length = inputs[1].constant_value().item<std::int64_t>();
+    if (inputs[1].is_constant()) length = check_length(inputs[1].constant_value().item<std::int64_t>());
     return {Type{DType::rng, {}}, Type{DType::i64, {length}}};
   }
   void perform(InputValues in, OutputValues out, Scratch&) const override {
     const RngState state = in[0]->data<RngState>()[0];
-    const auto n = in[1]->item<std::int64_t>();
-    if (n < 0) throw_domain(name(), "Length is ", n, ", but must be nonnegative");
+    const std::int64_t n = check_length(in[1]->item<std::int64_t>());
     PhiloxStream stream(state);
     Array& value = *out[1];
     value.ensure(DType::i64, Shape{n});
@@ -160,6 +188,13 @@ class PermutationOp final : public RandomOp {
     for (std::int64_t i = 0; i < n; ++i) p[i] = i;
     for (std::int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[stream.below(static_cast<std::uint64_t>(i + 1))]);
     write_next_state(state, *out[0]);
+  }
+
+ private:
+  std::int64_t check_length(std::int64_t n) const {
+    if (n < 0) throw_domain(name(), "Length is ", n, ", but must be nonnegative");
+    if (n > max_length) throw_domain(name(), "Length is ", n, ", but must be at most ", max_length, " (2^63 bytes of i64)");
+    return n;
   }
 };
 
