@@ -25,4 +25,4 @@
 #include "symbatch/ops/subtensor.hpp"
 #include "symbatch/ops/transpose.hpp"
 #include "symbatch/optim/optimizers.hpp"
-#include "symbatch/random/variable.hpp"
+#include "symbatch/random/draws.hpp"

@@ -202,7 +202,7 @@ TEST_CASE("minibatch: bad input gets a clear error", "[minibatch][errors]") {
   Variable noisy = a + random::normal(random::rng("rng"), 0.0, 1.0, {10}).value;
   noisy.set_name("noisy");
   CHECK_THROWS_WITH(minibatch(2, {noisy}),
-                    "minibatch: array 'noisy' depends on the random variable normal(10,); minibatch views must be views of fixed data");
+                    "minibatch: array 'noisy' depends on the random variable normal{shape=(10,)}; minibatch views must be views of fixed data");
   CHECK_THROWS_AS(minibatch(2, {a, b}), std::invalid_argument);
 }
 

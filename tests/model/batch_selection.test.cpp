@@ -123,7 +123,7 @@ TEST_CASE("batch selection: a random slice of data is accepted wherever it is us
     Model model;
     Variable w = model.free("w", Normal(0.0, 1.0), {.shape = {4}});
     model.potential("p", sum(slice(w, a, b)));
-    CHECK_THROWS_WITH(model.logp(), "Model::logp: the log-probability depends on the random variable uniform(2,); only random nodes that select "
+    CHECK_THROWS_WITH(model.logp(), "Model::logp: the log-probability depends on the random variable uniform{shape=(2,)}; only random nodes that select "
                                     "rows of data (minibatch draws, random slice bounds) may appear in it");
   }
   {  // noise added to the observed data is not a selection either
@@ -132,7 +132,7 @@ TEST_CASE("batch selection: a random slice of data is accepted wherever it is us
     Variable noise = random::normal(random::rng("rng"), 0.0, 1.0, {n}).value;
     noise.set_name("noise");
     model.observed("y", Normal(mu, 1.0), ys + noise);
-    CHECK_THROWS_WITH(model.logp(), "Model::logp: the log-probability depends on the random variable normal(50,) 'noise'; only random nodes that "
+    CHECK_THROWS_WITH(model.logp(), "Model::logp: the log-probability depends on the random variable normal{shape=(50,)} 'noise'; only random nodes that "
                                     "select rows of data (minibatch draws, random slice bounds) may appear in it");
   }
 }
@@ -208,7 +208,7 @@ TEST_CASE("batch selection: batched data need a total_size whatever sits between
                     "Model::observed: the distribution of 'y' depends on the minibatch view 'X_batch', but its data are not batched, so its rows "
                     "are not aligned with the data's (pymc#6277); pass the matching batch of the data");
   CHECK_THROWS_WITH(model.observed("w", Normal(slice(xs, a, b), 1.0), views[0], TotalSize(n)),
-                    "Model::observed: 'w' selects rows with 2 different random nodes (minibatch{scheme=circular_slice, batch_size=4} and uniform(2,)), "
+                    "Model::observed: 'w' selects rows with 2 different random nodes (minibatch{scheme=circular_slice, batch_size=4} and uniform{shape=(2,)}), "
                     "whose rows are not aligned; select all its rows with one random node");
   model.observed("u", Normal(0.0, 1.0), (views[1] - 3.0) / 2.0, TotalSize::unscaled());  // the explicit opt-out
   // A reshape that changes the leading axis (4 x 3 to 12) keeps the scale of the draw's rows: N / 4, not N / 12.

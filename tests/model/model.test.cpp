@@ -122,7 +122,7 @@ TEST_CASE("model: logp checks name what is wrong", "[model][errors]") {
   Variable noise = random::normal(random::rng("rng"), 0.0, 1.0, {3}).value;
   noise.set_name("noise");
   model.potential("p", noise * mu);
-  CHECK_THROWS_WITH(model.logp(), "Model::logp: the log-probability depends on the random variable normal(3,) 'noise'; only random nodes that select rows of "
+  CHECK_THROWS_WITH(model.logp(), "Model::logp: the log-probability depends on the random variable normal{shape=(3,)} 'noise'; only random nodes that select rows of "
                     "data (minibatch draws, random slice bounds) may appear in it");
 }
 

@@ -17,7 +17,7 @@
 #include "symbatch/minibatch/minibatch.hpp"
 #include "symbatch/ops/elemwise.hpp"
 #include "symbatch/ops/reduce.hpp"
-#include "symbatch/random/variable.hpp"
+#include "symbatch/random/draws.hpp"
 
 using namespace symbatch;
 

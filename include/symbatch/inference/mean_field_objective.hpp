@@ -14,7 +14,7 @@
 #include "symbatch/ops/reduce.hpp"
 #include "symbatch/ops/reshape.hpp"
 #include "symbatch/ops/subtensor.hpp"
-#include "symbatch/random/variable.hpp"
+#include "symbatch/random/draws.hpp"
 
 namespace symbatch {
 

@@ -11,7 +11,7 @@
 #include "symbatch/graph/walk.hpp"
 #include "symbatch/ops/shape.hpp"
 #include "symbatch/ops/subtensor.hpp"
-#include "symbatch/random/variable.hpp"
+#include "symbatch/random/draws.hpp"
 
 namespace symbatch {
 
@@ -37,9 +37,7 @@ namespace detail {
 /// A uniformly random permutation of 0..rows-1 (Fisher-Yates, from the last position down).
 inline void random_permutation(PhiloxStream& stream, std::int64_t rows, std::vector<std::int64_t>& permutation) {
   permutation.resize(static_cast<std::size_t>(rows));
-  for (std::int64_t i = 0; i < rows; ++i) permutation[static_cast<std::size_t>(i)] = i;
-  for (std::int64_t i = rows - 1; i > 0; --i)
-    std::swap(permutation[static_cast<std::size_t>(i)], permutation[static_cast<std::size_t>(stream.below(static_cast<std::uint64_t>(i + 1)))]);
+  stream.permutation(permutation.data(), rows);
 }
 
 inline const char* scheme_name(MinibatchScheme scheme) {

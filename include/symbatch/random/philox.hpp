@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <numbers>
+#include <utility>
 
 #include "symbatch/core/dtype.hpp"
 
@@ -61,6 +62,12 @@ class PhiloxStream {
       }
     }
     return static_cast<std::uint64_t>(product >> 64);
+  }
+  /// Fills `values[0..n)` with a uniformly random permutation of `0..n-1` (Fisher-Yates, from the
+  /// last position down): the one shuffle every random op of symbatch uses.
+  void permutation(std::int64_t* values, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) values[i] = i;
+    for (std::int64_t i = n - 1; i > 0; --i) std::swap(values[i], values[below(static_cast<std::uint64_t>(i + 1))]);
   }
   /// A standard normal by the Box-Muller transform; the second value of each pair is kept for
   /// the next call.

@@ -9,7 +9,7 @@
 #include "symbatch/compile/function.hpp"
 #include "symbatch/grad/grad.hpp"
 #include "symbatch/ops/reduce.hpp"
-#include "symbatch/random/variable.hpp"
+#include "symbatch/random/draws.hpp"
 
 using namespace symbatch;
 
@@ -102,7 +102,7 @@ TEST_CASE("random: the gradient through a draw is undefined and the error names 
   Variable draw = random::normal(state, mu, constant(1.0)).value;
   draw.set_name("noise");
   CHECK_THROWS_WITH(grad(draw * mu, mu),
-                    "grad: the cost depends on input 2 of normal() 'noise', which has no gradient (random variable normal has no gradient)");
+                    "grad: the cost depends on input 2 of normal{shape=()} 'noise', which has no gradient (random variable normal has no gradient)");
   // a draw whose parameters do not depend on mu is data for the gradient
   Variable noise = random::normal(random::rng("other"), 0.0, 1.0).value;
   Function f = compile({mu}, {grad(mu * mu + noise, mu)});
