@@ -193,6 +193,8 @@ TEST_CASE("minibatch: bad input gets a clear error", "[minibatch][errors]") {
   CHECK_THROWS_WITH(minibatch(2, {a, b}), "minibatch: arrays 'A' and 'B' have different leading dimensions (10 and 9)");
   CHECK_THROWS_WITH(minibatch(0, {a}), "minibatch: batch_size is 0, but must be positive");
   CHECK_THROWS_WITH(minibatch(-3, {a}), "minibatch: batch_size is -3, but must be positive");
+  CHECK_THROWS_WITH(minibatch(std::int64_t{1} << 61, {a}, {.scheme = MinibatchScheme::with_replacement}),
+                    "minibatch: batch_size is 2305843009213693952, but a batch of that many row numbers needs 2^63 bytes or more");
   CHECK_THROWS_WITH(minibatch(11, {a}), "minibatch: batch_size 11 exceeds the 10 rows of 'A'; the circular_slice scheme needs distinct rows");
   CHECK_THROWS_WITH(minibatch(11, {a}, {.scheme = MinibatchScheme::without_replacement}),
                     "minibatch: batch_size 11 exceeds the 10 rows of 'A'; the without_replacement scheme needs distinct rows");

@@ -4,6 +4,7 @@
 /// queries on those views (`as_minibatch_view`, `minibatch_indices`, `replace_minibatch_views`).
 #pragma once
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +44,10 @@ struct MinibatchOptions {
 inline std::vector<Variable> minibatch(std::int64_t batch_size, std::vector<Variable> arrays, MinibatchOptions options = {}) {
   if (arrays.empty()) throw_invalid("minibatch", "no arrays given");
   if (batch_size <= 0) throw_invalid("minibatch", "batch_size is ", batch_size, ", but must be positive");
+  // The draw holds up to batch_size i64 row numbers: refuse a size whose bytes overflow now, at
+  // build time, rather than at the first call.
+  if (batch_size > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(std::int64_t)))
+    throw_invalid("minibatch", "batch_size is ", batch_size, ", but a batch of that many row numbers needs 2^63 bytes or more");
   std::vector<std::string> names;
   std::optional<std::int64_t> rows;
   std::size_t rows_from = 0;

@@ -173,7 +173,6 @@ class SumTo final : public Op {
     const T* source = x.data<T>();
     // Iterate over x (the broadcast shape) with result's strides zeroed on broadcast axes.
     const std::array<std::array<std::int64_t, max_rank>, 1> strides{detail::broadcast_strides(result.shape(), x.shape())};
-    std::int64_t position = 0;
     detail::broadcast_loop<1>(x.shape(), strides, [&](std::int64_t count, const auto& offsets, const auto& inner) {
       T* t = target + offsets[0];
       const T* s = source + offsets[1];
@@ -184,7 +183,6 @@ class SumTo final : public Op {
       } else {
         for (std::int64_t k = 0; k < count; ++k) t[k] += s[k];
       }
-      position += count;
     });
   }
 };
