@@ -252,9 +252,9 @@ class Graph {
       }
     }
     if (choice < 72) {  // where over a comparison of an input
+      const Pooled b = partner(a);  // first: a new input would move the specs `x` points into
       InputSpec* x = nullptr;
       for (int attempt = 0; attempt < 3 && !x; ++attempt) x = as_input(pick().variable);
-      const Pooled b = partner(a);
       if (!x || !broadcasts(x->symbols, broadcast(a.symbols, b.symbols))) return {a.variable * b.variable, broadcast(a.symbols, b.symbols)};
       x->kink = true;
       const Variable threshold = constant(random_.between(-0.5, 0.5));
@@ -362,6 +362,20 @@ void compare(const std::string& what, const Array& got, const Array& want, const
   }
 }
 
+/// True when some variable of the reference graph throws `message` on `values`: when a graph
+/// has two failing ops, fusion may schedule the other first, which is not a bug.
+bool raises(const std::vector<Variable>& inputs, const std::vector<Variable>& outputs, const std::vector<Array>& values,
+            const std::string& message) {
+  const CompileOptions plain{.rewrites = {.merge = false, .fold_constants = false, .identities = false}, .fuse = false};
+  for (const Variable& variable : ancestors(outputs))
+    if (variable.owner()) {
+      Function function = compile(inputs, {variable}, plain);
+      const Outcome outcome = call(function, values);
+      if (outcome.error == message) return true;
+    }
+  return false;
+}
+
 struct Config {
   const char* name;
   CompileOptions options;
@@ -435,7 +449,7 @@ void check_graph(const Graph& graph, std::uint64_t seed, bool verbose, Tally& ta
       const Outcome got = call(forward[c], values);
       unchanged(configs[c].name);
       ++tally.calls;
-      if (got.error != want.error)
+      if (got.error != want.error && !(got.error && want.error && raises(inputs, graph.outputs, values, *got.error)))
         throw Failure{where_ + configs[c].name + " " + (got.error ? "threw '" + *got.error + "'" : "returned") + ", reference " +
                       (want.error ? "threw '" + *want.error + "'" : "returned")};
     }
