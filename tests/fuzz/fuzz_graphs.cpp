@@ -87,6 +87,7 @@ class Graph {
     for (int axis = 0; axis < base_rank; ++axis) base_.push_back(new_symbol());
     const int inputs = 1 + random_.below(4);
     for (int i = 0; i < inputs; ++i) pool_.push_back(new_input(sub_shape(base_)));
+    if (random_.chance(0.3)) pool_.push_back(new_constant(sub_shape(base_)));  // constant subgraphs, for folding
     const int steps = 3 + random_.below(22);
     for (int step = 0; step < steps; ++step) pool_.push_back(grow());
     const int count = 1 + random_.below(3);
@@ -159,6 +160,17 @@ class Graph {
     Variable variable = input("x" + std::to_string(inputs.size()), dtype, declared);
     inputs.push_back({variable, symbols});
     return {variable, std::move(symbols)};
+  }
+  /// A constant of a shape that broadcasts with `symbols`: per-call sizes become 1.
+  Pooled new_constant(std::vector<int> symbols) {
+    Shape shape;
+    for (int& symbol : symbols) {
+      if (symbols_[static_cast<std::size_t>(symbol)].size < 0) symbol = 0;
+      shape.push_back(symbols_[static_cast<std::size_t>(symbol)].size);
+    }
+    Array value = Array::empty(DType::f64, shape);
+    for (std::int64_t k = 0; k < value.size(); ++k) value.data<double>()[k] = random_.between(-1.5, 1.5);
+    return {constant(std::move(value)), std::move(symbols)};
   }
   static bool broadcasts(const std::vector<int>& a, const std::vector<int>& b) {
     for (std::size_t k = 1; k <= std::min(a.size(), b.size()); ++k) {
