@@ -10,6 +10,7 @@
 #include "symbatch/compile/function.hpp"
 #include "symbatch/grad/grad.hpp"
 #include "symbatch/ops/reduce.hpp"
+#include "symbatch/ops/subtensor.hpp"
 
 using namespace symbatch;
 
@@ -366,4 +367,117 @@ TEST_CASE("fusion: a call never writes into a caller's input array, whatever sha
   CHECK(r2[0].flat<double>(255) == 7.0);
   for (std::int64_t k = 0; k < 256; ++k) REQUIRE(first.flat<double>(k) == 1.0);
   for (std::int64_t k = 0; k < 256; ++k) REQUIRE(second.flat<double>(k) == 7.0);
+}
+
+namespace {
+
+/// Compiles `outputs` with and without fusion (rewrites on in both).
+struct FusedAndPlain {
+  Function fused;
+  Function plain;
+  FusedAndPlain(const std::vector<Variable>& inputs, const std::vector<Variable>& outputs)
+      : fused(compile(inputs, outputs)), plain(compile(inputs, outputs, {.fuse = false})) {}
+};
+
+}  // namespace
+
+TEST_CASE("fusion: sum_to whose shape input is computed in the loop reduces to that input's run-time shape", "[compile][fusion]") {
+  // Issue 11 item 1: x and y are (?,); at run time y has one element, so sum_to reduces x * e.
+  Variable x = input("x", DType::f64, {Type::unknown});
+  Variable y = input("y", DType::f64, {Type::unknown});
+  const Variable e = exp(y);
+  const Variable out = sum_to(x * e, e) + e;
+  const std::vector<Variable> grads = grad(sum(out), {x, y});
+  FusedAndPlain f({x, y}, {out, grads[0], grads[1]});
+  CHECK(count_fused(f.fused) >= 1);
+  const std::vector<Array> values{Array::from({1.0, 2.0, 3.0, 4.0, 5.0}), Array::from({0.5})};
+  // out = e (sum x + 1); d/dx_i = e; d/dy = e (sum x + 1).
+  const double ey = std::exp(0.5);
+  for (Function* function : {&f.fused, &f.plain}) {
+    const auto& r = (*function)(values);
+    REQUIRE(r[0].shape() == Shape{1});
+    CHECK(r[0].flat<double>(0) == Approx(16 * ey).epsilon(1e-15));
+    REQUIRE(r[1].shape() == Shape{5});
+    for (std::int64_t i = 0; i < 5; ++i) CHECK(r[1].flat<double>(i) == Approx(ey).epsilon(1e-15));
+    REQUIRE(r[2].shape() == Shape{1});
+    CHECK(r[2].flat<double>(0) == Approx(16 * ey).epsilon(1e-15));
+  }
+  // Equal shapes: sum_to is a copy, out = x e + e elementwise.
+  const auto& r = f.fused({Array::from({1.0, 2.0}), Array::from({0.0, 1.0})});
+  CHECK(r[0].flat<double>(0) == 2.0);
+  CHECK(r[0].flat<double>(1) == Approx(3 * std::exp(1.0)).epsilon(1e-15));
+}
+
+TEST_CASE("fusion: a sum_to that the unfused graph rejects at run time throws sum_to's message", "[compile][fusion]") {
+  Variable x = input("x", DType::f64, {Type::unknown});
+  Variable w = input("w", DType::f64, {Type::unknown});
+  Variable y = input("y", DType::f64, {Type::unknown});
+  const Variable e = exp(y);
+  FusedAndPlain f({x, w, y}, {sum_to(x * w, e) + e});
+  CHECK(count_fused(f.fused) == 1);
+  const std::vector<Array> values{Array::from({1.0, 2.0, 3.0, 4.0, 5.0}), Array::from({1.0}), Array::from({0.0, 0.0, 0.0})};
+  CHECK_THROWS_WITH(f.plain(values), "sum_to: shapes (5,) and (3,) do not broadcast");
+  CHECK_THROWS_WITH(f.fused(values), "sum_to: shapes (5,) and (3,) do not broadcast");
+  const std::vector<Array> wider{Array::from({1.0, 2.0}), Array::from({1.0}), Array::from({0.0, 0.0, 0.0})};
+  CHECK_THROWS_WITH(f.plain(wider), "sum_to: shapes (2,) and (3,) do not broadcast");
+  CHECK_THROWS_WITH(f.fused(wider), "sum_to: shapes (2,) and (3,) do not broadcast");
+}
+
+TEST_CASE("fusion: an input reduced away inside the loop need not broadcast with the loop's shape", "[compile][fusion]") {
+  // Issue 11 item 3: c * (sum_to(a, b) + 1) with a (5,), b (1,), c (3,) is (sum a + 1) c.
+  Variable a = input("a", DType::f64, {Type::unknown});
+  Variable b = input("b", DType::f64, {Type::unknown});
+  Variable c = input("c", DType::f64, {Type::unknown});
+  FusedAndPlain f({a, b, c}, {c * (sum_to(a, b) + 1.0)});
+  CHECK(count_fused(f.fused) == 1);
+  const std::vector<Array> values{Array::from({1.0, 2.0, 3.0, 4.0, 5.0}), Array::from({0.0}), Array::from({1.0, -2.0, 0.5})};
+  for (Function* function : {&f.fused, &f.plain}) CHECK((*function)(values)[0].to_vector() == std::vector<double>{16.0, -32.0, 8.0});
+}
+
+TEST_CASE("fusion: a mean's gradient over a one-element shape input divides by that input's size", "[compile][fusion]") {
+  // unreduce(g, like, mean) with like computed in the loop and of one element at run time.
+  Variable x = input("x", DType::f64, {Type::unknown});
+  Variable y = input("y", DType::f64, {Type::unknown});
+  Variable g = input("g");
+  const Variable like = exp(y);
+  const Variable out = x * make_apply<Unreduce>({g, like}, std::nullopt, true) + like;
+  FusedAndPlain f({x, y, g}, {out});
+  CHECK(count_fused(f.fused) == 1);
+  for (Function* function : {&f.fused, &f.plain}) {
+    const auto& r = (*function)({Array::from({1.0, 2.0, 3.0, 4.0}), Array::from({0.0}), Array::scalar(8.0)});
+    CHECK(r[0].to_vector() == std::vector<double>{9.0, 17.0, 25.0, 33.0});
+    const auto& s = (*function)({Array::from({1.0, 2.0, 3.0, 4.0}), Array::from({0.0, 0.0, 0.0, 0.0}), Array::scalar(8.0)});
+    CHECK(s[0].to_vector() == std::vector<double>{3.0, 5.0, 7.0, 9.0});
+  }
+}
+
+TEST_CASE("fusion: a shape-only input that may fail is still computed, and its error is the unfused one", "[compile][fusion]") {
+  // Issue 11 item 4: take(x, [1, 0, 1]) is read by sum_to only for its shape (3,).
+  Variable x = input("x", DType::f64, {Type::unknown});
+  Variable y = input("y", DType::f64, {3});
+  const Variable picked = take(x, constant(Array::from(std::vector<std::int64_t>{1, 0, 1})));
+  FusedAndPlain f({x, y}, {sum_to(exp(y) * 2.0, picked)});
+  const Array y_value = Array::from({0.0, 1.0, -1.0});
+  CHECK_THROWS_WITH(f.plain({Array::from({4.0}), y_value}), "take: index 1 is out of range for axis 0 of size 1");
+  CHECK_THROWS_WITH(f.fused({Array::from({4.0}), y_value}), "take: index 1 is out of range for axis 0 of size 1");
+  for (Function* function : {&f.fused, &f.plain}) {
+    const auto& r = (*function)({Array::from({4.0, 5.0}), y_value});
+    for (std::int64_t i = 0; i < 3; ++i) CHECK(r[0].flat<double>(i) == Approx(2 * std::exp(y_value.flat<double>(i))).epsilon(1e-15));
+  }
+  // The same family when the sum of the loop is the sum_to to a scalar shape input.
+  Function total_fused = compile({x, y}, {sum_to(exp(y) * 2.0, sum(picked))});
+  CHECK_THROWS_WITH(total_fused({Array::from({4.0}), y_value}), "take: index 1 is out of range for axis 0 of size 1");
+  CHECK(total_fused({Array::from({4.0, 5.0}), y_value})[0].item() == Approx(2 * (1 + std::exp(1.0) + std::exp(-1.0))).epsilon(1e-15));
+}
+
+TEST_CASE("fusion: run-time broadcast errors in a fused loop name the op, as unfused", "[compile][fusion]") {
+  Variable x = input("x", DType::f64, {Type::unknown});
+  Variable y = input("y", DType::f64, {Type::unknown});
+  FusedAndPlain f({x, y}, {exp(x) * 2.0 + log(y)});
+  CHECK(count_fused(f.fused) == 1);
+  const std::vector<Array> values{Array::from({1.0, 2.0}), Array::from({1.0, 2.0, 3.0})};
+  CHECK_THROWS_WITH(f.plain(values), "add: shapes (2,) and (3,) do not broadcast");
+  CHECK_THROWS_WITH(f.fused(values), "add: shapes (2,) and (3,) do not broadcast");
+  // And the next call, with shapes that broadcast, runs normally.
+  CHECK(f.fused({Array::from({0.0, 0.0}), Array::from({1.0})})[0].to_vector() == std::vector<double>{2.0, 2.0});
 }

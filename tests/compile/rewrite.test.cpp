@@ -7,6 +7,7 @@
 #include "symbatch/compile/rewrite.hpp"
 #include "symbatch/grad/grad.hpp"
 #include "symbatch/ops/reduce.hpp"
+#include "symbatch/ops/subtensor.hpp"
 
 using namespace symbatch;
 
@@ -87,4 +88,21 @@ TEST_CASE("rewrite: a gradient graph gives the same values with all rewrites on 
   const double xs[3][2] = {{0.5, -1.0}, {2.0, 0.25}, {-3.0, 1.5}};
   for (const auto& row : xs) expected += row[0] / (1 + std::exp(-(row[0] * 0.75 - row[1] * 0.5)));
   CHECK(first[2][0] == Approx(expected).epsilon(1e-14));
+}
+
+TEST_CASE("rewrite: a constant subgraph that throws is left to throw when called, as without rewrites", "[compile][rewrite]") {
+  // Folding ran take at compile time, so compile threw instead of the call (the fuzzer now
+  // generates constant subgraphs, which covers this family).
+  Variable x = input("x");
+  const Variable picked = take(constant(Array::from({1.0, 2.0})), constant(Array::from(std::vector<std::int64_t>{0, 2})));
+  const Variable y = sum(picked) * x;
+  Function folded = compile({x}, {y});
+  Function plain = compile({x}, {y}, unoptimized);
+  CHECK_THROWS_WITH(plain({Array::scalar(2.0)}), "take: index 2 is out of range for axis 0 of size 2");
+  CHECK_THROWS_WITH(folded({Array::scalar(2.0)}), "take: index 2 is out of range for axis 0 of size 2");
+  // What can be folded still is: sum(picked) is not, the constants below it are kept.
+  const Variable fine = sum(take(constant(Array::from({1.0, 2.0})), constant(Array::from(std::vector<std::int64_t>{1, 1})))) * x;
+  Function folded_fine = compile({x}, {fine});
+  CHECK(folded_fine.schedule().size() == 1);
+  CHECK(folded_fine({Array::scalar(2.0)})[0].item() == 8.0);
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstring>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -60,15 +61,20 @@ inline Variable identity_operand(const ApplyNode& node) {
   return {};
 }
 
-/// Evaluates an apply whose inputs are all constants.
-inline std::vector<Variable> fold(const ApplyNode& node) {
+/// Evaluates an apply whose inputs are all constants; empty when the op throws, so the apply
+/// stays and throws its error when the function is called, as without the rewrite.
+inline std::optional<std::vector<Variable>> try_fold(const ApplyNode& node) {
   std::vector<const Array*> inputs;
   for (const Variable& input : node.inputs()) inputs.push_back(&input.constant_value());
   std::vector<Array> values(node.num_outputs());
   std::vector<Array*> outputs;
   for (Array& value : values) outputs.push_back(&value);
   Scratch scratch;
-  node.op().perform(inputs, outputs, scratch);
+  try {
+    node.op().perform(inputs, outputs, scratch);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
   std::vector<Variable> result;
   for (std::size_t i = 0; i < values.size(); ++i) {
     // A view of an input is copied so the constant owns its elements.
@@ -113,8 +119,10 @@ inline std::vector<Variable> rewrite(std::span<const Variable> outputs, const Re
     std::shared_ptr<ApplyNode> node = changed ? ApplyNode::make(owner->op_ptr(), inputs) : owner->shared_from_this();
     std::vector<Variable> results = node->outputs();
 
-    if (rewrites.fold_constants && all_constant && !node->op().is_random() && !inputs.empty()) {
-      results = detail::fold(*node);
+    std::optional<std::vector<Variable>> folded;
+    if (rewrites.fold_constants && all_constant && !node->op().is_random() && !inputs.empty()) folded = detail::try_fold(*node);
+    if (folded) {
+      results = std::move(*folded);
     } else if (Variable same = rewrites.identities ? detail::identity_operand(*node) : Variable{}; same) {
       results = {same};
     } else if (rewrites.merge) {
