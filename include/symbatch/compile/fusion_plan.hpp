@@ -25,17 +25,17 @@ namespace detail {
 inline std::optional<FusedElemwise::Kind> fusable_kind(const ApplyNode& node, const Type& type) {
   const Variable output = node.output(0);
   if (output.dtype() != DType::f64 || !(output.type() == type)) return std::nullopt;
-  if (auto* kernel = dynamic_cast<const ElemwiseKernel*>(&node.op())) {
+  if (auto* kernel = op_as<ElemwiseKernel>(node.op())) {
     if (!kernel->fusable()) return std::nullopt;
     for (const Variable& input : node.inputs())
       if (input.dtype() != DType::f64 || !(input.rank() == 0 || input.type().shape == type.shape)) return std::nullopt;
     return FusedElemwise::Kind::kernel;
   }
-  if (dynamic_cast<const SumTo*>(&node.op())) {
+  if (op_as<SumTo>(node.op())) {
     if (node.input(0).type() == type && node.input(1).type().shape == type.shape) return FusedElemwise::Kind::pass;
     return std::nullopt;
   }
-  if (auto* unreduce = dynamic_cast<const Unreduce*>(&node.op())) {
+  if (auto* unreduce = op_as<Unreduce>(node.op())) {
     if (unreduce->axis() || node.input(0).dtype() != DType::f64 || node.input(1).type().shape != type.shape) return std::nullopt;
     return unreduce->is_mean() ? FusedElemwise::Kind::fill_mean : FusedElemwise::Kind::fill;
   }
@@ -47,14 +47,14 @@ inline std::optional<FusedElemwise::Kind> fusable_kind(const ApplyNode& node, co
 /// (the fused loop that replaces the sum does not read it).
 inline bool sums_all_of(const ApplyNode& node, const Variable& x, bool like_skippable) {
   if (node.output(0).dtype() != DType::f64 || node.output(0).rank() != 0 || !(node.input(0) == x)) return false;
-  if (auto* reduce = dynamic_cast<const Reduce*>(&node.op())) return reduce->kind() == Reduction::sum;
-  return dynamic_cast<const SumTo*>(&node.op()) != nullptr && like_skippable;
+  if (auto* reduce = op_as<Reduce>(node.op())) return reduce->kind() == Reduction::sum;
+  return op_as<SumTo>(node.op()) != nullptr && like_skippable;
 }
 
 /// True when recomputing `node` in a loop costs a few cycles per element: a fill, or a cheap kernel.
 inline bool recompute_is_cheap(const ApplyNode& node, FusedElemwise::Kind kind) {
   if (kind == FusedElemwise::Kind::fill || kind == FusedElemwise::Kind::fill_mean) return true;
-  auto* kernel = dynamic_cast<const ElemwiseKernel*>(&node.op());
+  auto* kernel = op_as<ElemwiseKernel>(node.op());
   return kind == FusedElemwise::Kind::kernel && kernel && kernel->cheap();
 }
 
@@ -71,7 +71,7 @@ class FusionPlan {
     for (ApplyNode* node : order_) {
       // A variable is computed without error whenever the graph's inputs have their declared
       // types: a graph input, or an f64 kernel over such variables of static types.
-      auto* kernel = dynamic_cast<const ElemwiseKernel*>(&node->op());
+      auto* kernel = op_as<ElemwiseKernel>(node->op());
       bool safe = kernel && kernel->fusable() && node->num_outputs() == 1 && node->output(0).type().is_static();
       for (const Variable& input : node->inputs())
         safe = safe && input.type().is_static() && (!input.owner() || never_throws_.count(input.get()));
@@ -138,7 +138,7 @@ class FusionPlan {
       for (const Variable& input : group.external) reg.emplace(input.get(), static_cast<int>(reg.size()));
       std::vector<FusedElemwise::Instruction> program;
       for (ApplyNode* node : members) {
-        FusedElemwise::Instruction instruction{node->op_ptr(), dynamic_cast<const ElemwiseKernel*>(&node->op()), {}, kind_of.at(node)};
+        FusedElemwise::Instruction instruction{node->op_ptr(), op_as<ElemwiseKernel>(node->op()), {}, kind_of.at(node)};
         for (const Variable& input : inputs_of(node)) instruction.args.push_back(reg.at(input.get()));
         reg[node->output(0).get()] = static_cast<int>(group.external.size() + program.size());
         program.push_back(std::move(instruction));
@@ -228,7 +228,7 @@ class FusionPlan {
   std::vector<Variable> inputs_of(const ApplyNode* node) const {
     std::vector<Variable> inputs = node->inputs();
     if (inputs.size() == 2 && inputs[1].type().is_static() && never_throws(inputs[1]) &&
-        (dynamic_cast<const SumTo*>(&node->op()) || dynamic_cast<const Unreduce*>(&node->op())))
+        (op_as<SumTo>(node->op()) || op_as<Unreduce>(node->op())))
       inputs[1] = first_of_type_.at(inputs[1].type().str());
     return inputs;
   }

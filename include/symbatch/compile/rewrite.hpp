@@ -40,22 +40,24 @@ inline bool is_constant_value(const Variable& variable, double value) {
 
 /// `x` when `op(x, other)` is the identity on x and cannot change x's type.
 inline Variable identity_operand(const ApplyNode& node) {
-  const std::string name = node.op().name();
+  const Op& op = node.op();
   const Type& out = node.output(0).type();
   auto same_type = [&](const Variable& x) { return x.type() == out; };
   if (node.inputs().size() == 2) {
     const Variable& a = node.input(0);
     const Variable& b = node.input(1);
-    if (name == "mul") {
+    if (op_is<Elemwise<MulFn>>(op)) {
       if (is_constant_value(b, 1.0) && same_type(a)) return a;
       if (is_constant_value(a, 1.0) && same_type(b)) return b;
-    } else if (name == "add") {
+    } else if (op_is<Elemwise<AddFn>>(op)) {
       if (is_constant_value(b, 0.0) && same_type(a)) return a;
       if (is_constant_value(a, 0.0) && same_type(b)) return b;
-    } else if (name == "sub" || name == "div") {
-      if (is_constant_value(b, name == "sub" ? 0.0 : 1.0) && same_type(a)) return a;
+    } else if (op_is<Elemwise<SubFn>>(op)) {
+      if (is_constant_value(b, 0.0) && same_type(a)) return a;
+    } else if (op_is<Elemwise<DivFn>>(op)) {
+      if (is_constant_value(b, 1.0) && same_type(a)) return a;
     }
-  } else if (name == "neg" && node.input(0).owner() && node.input(0).owner()->op().name() == "neg") {
+  } else if (op_is<Elemwise<NegFn>>(op) && node.input(0).owner() && op_is<Elemwise<NegFn>>(node.input(0).owner()->op())) {
     return node.input(0).owner()->input(0);
   }
   return {};
