@@ -240,3 +240,10 @@ TEST_CASE("distributions: count gradients stay finite where a value is off the s
   Function f = compile({mu}, {grad(total, {mu})[0]});
   CHECK(f({Array::scalar(3.0)})[0].item() == Approx(2.0 / 3.0 - 2.0).epsilon(rel));
 }
+
+TEST_CASE("distributions: a null parameter is named by the distribution, not an internal cast", "[distributions][errors]") {
+  CHECK_THROWS_WITH(Normal(Variable{}, 1.0), "normal: Location parameter is a null variable");
+  CHECK_THROWS_WITH(Normal(0.0, Variable{}), "normal: Scale parameter is a null variable");
+  CHECK_THROWS_WITH(Poisson(Variable{}), "poisson: Mean parameter is a null variable");
+  CHECK_THROWS_WITH(Beta(Variable{}, 2.0), Catch::Matchers::StartsWith("beta: ") && Catch::Matchers::EndsWith(" is a null variable"));
+}

@@ -275,3 +275,10 @@ TEST_CASE("clone: new applies throughout, the same graph inputs", "[graph][walk]
   const Array x = Array::from({0.5, -1.0}), y = Array::from({2.0, 3.0});
   CHECK(original({x, y})[0].to_vector() == copy({x, y})[0].to_vector());
 }
+
+TEST_CASE("replace: a null variable on either side is an error naming the replacement", "[graph][walk][errors]") {
+  const Variable x = input("x"), y = input("y");
+  const Variable z = x * 2.0;
+  CHECK_THROWS_WITH(replace(z, {{Variable{}, y}}), "replace: replacement 1/1 has a null variable to replace");
+  CHECK_THROWS_WITH(replace(z, {{x, y}, {y, Variable{}}}), "replace: replacement 2/2 has a null replacement");
+}

@@ -45,7 +45,9 @@ struct Distribution {
 struct Param {
   Param(double value) : variable(constant(value)) {}
   Param(int value) : variable(constant(static_cast<double>(value))) {}
-  Param(Variable value) : variable(cast(value, DType::f64)) {}
+  /// A null variable stays null here, so that the distribution names it (`normal: Location
+  /// parameter is a null variable`) instead of an internal cast.
+  Param(Variable value) : variable(value ? cast(value, DType::f64) : Variable{}) {}
   Variable variable;
 };
 
@@ -104,6 +106,7 @@ class CheckParameter final : public Op {
 /// producer satisfies by construction (a unit-interval check on a sigmoid) is left out, so the
 /// density sees the sigmoid itself and can take its logarithms in the unconstrained space.
 inline Variable checked(const std::string& function, const std::string& parameter, const Param& value, CheckParameter::Rule rule) {
+  if (!value.variable) throw_invalid(function, parameter, " is a null variable");
   if (rule == CheckParameter::Rule::unit_interval && provably_in_unit_interval(value.variable)) return value.variable;
   const CheckParameter check(function, parameter, rule);
   // A symbolic location or logit is not checked on every call: a non-finite one gives a

@@ -105,7 +105,10 @@ inline std::vector<Variable> rebuild(std::span<const Variable> outputs,
                                      const std::vector<std::pair<Variable, Variable>>& replacements, bool copy_all) {
   std::unordered_map<const VariableNode*, Variable> mapped;
   std::vector<Variable> blockers;
-  for (const auto& [old_variable, new_variable] : replacements) {
+  for (std::size_t i = 0; i < replacements.size(); ++i) {
+    const auto& [old_variable, new_variable] = replacements[i];
+    if (!old_variable || !new_variable)
+      throw_invalid("replace", "replacement ", i + 1, "/", replacements.size(), " has a null ", !old_variable ? "variable to replace" : "replacement");
     if (old_variable.rank() != new_variable.rank() || old_variable.dtype() != new_variable.dtype())
       throw_invalid("replace", "cannot replace '", old_variable.label(), "' of type ", old_variable.type().str(), " by '",
                     new_variable.label(), "' of type ", new_variable.type().str());
