@@ -1,5 +1,5 @@
 // Measures map_npy against load_npy on a 1 GiB f64 file (issue 15, not part of the tests).
-//   g++ -std=c++20 -O2 -Iinclude -I/usr/include/eigen3 docs-notes/npy_map_vs_load.cpp -o /tmp/npy_measure
+//   g++ -std=c++20 -O2 -Iinclude -I/usr/include/eigen3 bench/npy_map_vs_load.cpp -o /tmp/npy_measure
 //   /tmp/npy_measure /tmp/npy_measure.npy
 // Writes the file, times each way warm (file in the page cache) and cold (pages dropped with
 // posix_fadvise(POSIX_FADV_DONTNEED) first), five runs each, and deletes the file.
