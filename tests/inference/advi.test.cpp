@@ -140,14 +140,14 @@ TEST_CASE("advi: every Monte Carlo draw of a step reuses the one minibatch node"
   CHECK(draws == 1);  // ADVI's own standard-normal draws, from an RNG of its own
 }
 
-TEST_CASE("advi: a NaN loss stops the fit naming the parameters that went NaN", "[advi][errors]") {
+TEST_CASE("advi: a NaN or infinite loss stops the fit naming the parameters that went NaN", "[advi][errors]") {
   SECTION("parameters diverge") {
     Model model;
     const Variable x = model.free("x", Normal(0.0, 1.0));
     model.potential("steep", -1e6 * square(square(x)));
     CHECK_THROWS_AS(fit(model, {.max_iterations = 100, .optimizer = Sgd{.learning_rate = 10}, .progress = Progress::none}), std::domain_error);
     CHECK_THROWS_WITH(fit(model, {.max_iterations = 100, .optimizer = Sgd{.learning_rate = 10}, .progress = Progress::none}),
-                      StartsWith("fit: the loss is NaN at iteration ") && Contains("parameters that went NaN or infinite: 'x_mu'"));
+                      StartsWith("fit: the loss is ") && Contains(" at iteration ") && Contains("parameters that went NaN or infinite: 'x_mu'"));
   }
   SECTION("the model is NaN where the parameters are finite") {
     Model model;
@@ -245,15 +245,14 @@ TEST_CASE("advi: bad arguments are named", "[advi][errors]") {
   CHECK_THROWS_WITH(fit(model, {.max_iterations = 10, .optimizer = Adam{.learning_rate = 0}}), "adam: Learning rate is 0, but must be positive");
 }
 
-TEST_CASE("advi: a step that blows a scale up is reported as a failed step of fit, naming the parameters", "[advi][errors]") {
-  // The observed term's scale is exp(s); a huge learning rate sends s to +inf, and the Normal's
-  // own check then throws. The report must name fit, the iteration and the parameters.
+TEST_CASE("advi: a step that blows a scale up is reported as a failed step of fit", "[advi][errors]") {
+  // The observed term's scale is exp(1000 s): a huge step makes it overflow to inf, and the
+  // Normal's own check then throws. The report names fit, the iteration and the check's message.
   Model model;
   const Variable s = model.free("s", Normal(0.0, 1.0));
   model.observed("y", Normal(0.0, exp(s * 1e3)), constant(Array::from({0.5, -0.3})));
   CHECK_THROWS_WITH(fit(model, {.max_iterations = 100, .optimizer = Sgd{.learning_rate = 1e6}, .progress = Progress::none}),
-                    StartsWith("fit: the step failed at iteration ") && Contains("(normal: Scale parameter is ") &&
-                        Contains("parameters that went NaN or infinite: 's_"));
+                    StartsWith("fit: the step failed at iteration ") && Contains("(normal: Scale parameter is inf, but must be finite)"));
 }
 
 TEST_CASE("advi: moments need at least two draws for a standard deviation", "[advi][errors]") {

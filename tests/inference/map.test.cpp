@@ -58,7 +58,7 @@ TEST_CASE("map: bad arguments and failed steps are named", "[map][errors]") {
   CHECK_THROWS_WITH(find_map(model, {.optimizer = Adam{.beta2 = -0.5}}), "adam: beta2 is -0.5, but must be in the interval [0, 1)");
   model.potential("steep", -1e6 * square(square(x)));
   CHECK_THROWS_WITH(find_map(model, {.max_iterations = 100, .optimizer = Sgd{.learning_rate = 10}, .progress = Progress::none}),
-                    Catch::Matchers::StartsWith("find_map: the loss is NaN at iteration ") &&
+                    Catch::Matchers::StartsWith("find_map: the loss is ") && Catch::Matchers::Contains(" at iteration ") &&
                         Catch::Matchers::Contains("parameters that went NaN or infinite: 'x'"));
 }
 

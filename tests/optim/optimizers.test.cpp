@@ -89,7 +89,7 @@ TEST_CASE("optimizers: bad settings and parameters are named", "[optim][errors]"
   CHECK_THROWS_WITH(updates(Momentum{.momentum = 1.5}, cost, {theta}), "momentum: Momentum is 1.5, but must be in the interval [0, 1]");
   CHECK_THROWS_WITH(updates(AdagradWindow{.window = 0}, cost, {theta}), "adagrad_window: Window is 0, but must be at least 1");
   CHECK_THROWS_WITH(updates(AdagradWindow{.epsilon = 0}, cost, {theta}), "adagrad_window: Epsilon is 0, but must be positive");
-  CHECK_THROWS_WITH(updates(Adam{.beta1 = 2}, cost, {theta}), "adam: beta1 is 2, but must be in the interval [0, 1]");
+  CHECK_THROWS_WITH(updates(Adam{.beta1 = 2}, cost, {theta}), "adam: beta1 is 2, but must be in the interval [0, 1)");
   Variable x = input("x");
   CHECK_THROWS_WITH(updates(Adam{}, square(x), {x}), "adam: parameter 1 ('x') must be an f64 shared variable");
 }

@@ -33,14 +33,16 @@ inline std::string nonfinite_names(const std::vector<Variable>& parameters) {
 [[noreturn]] inline void throw_step_failure(const char* function, const std::string& what, std::int64_t iteration,
                                             const std::vector<Variable>& parameters) {
   const std::string names = nonfinite_names(parameters);
+  const bool nan = what.find("NaN") != std::string::npos;
   throw_domain(function, what, " at iteration ", iteration,
-               names.empty() ? std::string("; every parameter is finite, so the model's log-probability is NaN there")
+               names.empty() ? std::string("; every parameter is finite, so the model's log-probability is ") + (nan ? "NaN" : "infinite") + " there"
                              : "; parameters that went NaN or infinite: " + names);
 }
 
 /// Runs one training step; a `std::domain_error` it throws (a parameter check such as
 /// `normal: Scale parameter is inf` after a step blew a scale up) is reported as a failed step of
-/// `function` at `iteration`, naming the parameters. Returns the step's loss.
+/// `function` at `iteration`, naming the parameters; so is a loss that is NaN or infinite.
+/// Returns the step's loss.
 template <class Step>
 double run_step(const char* function, Step&& step, std::int64_t iteration, const std::vector<Variable>& parameters) {
   double loss;
@@ -51,7 +53,9 @@ double run_step(const char* function, Step&& step, std::int64_t iteration, const
     throw_domain(function, "the step failed at iteration ", iteration, " (", error.what(), ")",
                  names.empty() ? std::string("; every parameter is finite") : "; parameters that went NaN or infinite: " + names);
   }
+  // An infinite loss is a failure too: the log-probability is -inf (or +inf) at the parameters.
   if (std::isnan(loss)) throw_step_failure(function, "the loss is NaN", iteration, parameters);
+  if (std::isinf(loss)) throw_step_failure(function, loss > 0 ? "the loss is inf" : "the loss is -inf", iteration, parameters);
   return loss;
 }
 
