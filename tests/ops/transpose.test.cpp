@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "support/arrays.hpp"
 #include "support/gradcheck.hpp"
 #include "symbatch/compile/function.hpp"
 #include "symbatch/grad/grad.hpp"
@@ -14,18 +15,9 @@
 using namespace symbatch;
 using symbatch::testing::check_grad;
 
-namespace {
-
-/// `start, start+1, ...` as an f64 array of the given shape.
-Array counting(const Shape& shape, double start = 0) {
-  Array result = Array::empty(DType::f64, shape);
-  for (std::int64_t i = 0; i < result.size(); ++i) result.data<double>()[i] = start + static_cast<double>(i);
-  return result;
-}
-std::vector<double> values(const Array& array) { return array.to_vector<double>(); }
-std::vector<std::int64_t> integers(const Array& array) { return array.to_vector<std::int64_t>(); }
-
-}  // namespace
+using symbatch::testing::counting;
+using symbatch::testing::integers;
+using symbatch::testing::values;
 
 TEST_CASE("transpose: a matrix, by default", "[ops][shape][transpose]") {
   Variable x = input("x", DType::f64, {Type::unknown, 3});
