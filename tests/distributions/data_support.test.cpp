@@ -8,6 +8,8 @@
 
 #include "symbatch/distributions/continuous.hpp"
 #include "symbatch/distributions/discrete.hpp"
+#include "symbatch/compile/function.hpp"
+#include "symbatch/inference/logp_function.hpp"
 #include "symbatch/model/model.hpp"
 
 using namespace symbatch;
