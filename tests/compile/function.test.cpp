@@ -11,6 +11,9 @@
 #include "symbatch/ops/elemwise.hpp"
 #include "symbatch/ops/reduce.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace compile_function_test {
+
 using namespace symbatch;
 
 namespace {
@@ -435,3 +438,5 @@ TEST_CASE("function: a moved function keeps working", "[compile][function]") {
   Function g = std::move(f);
   CHECK(g({Array::scalar(3.0)})[0].item() == 9.0);
 }
+
+}  // namespace compile_function_test

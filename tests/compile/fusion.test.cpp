@@ -12,6 +12,9 @@
 #include "symbatch/ops/reduce.hpp"
 #include "symbatch/ops/subtensor.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace compile_fusion_test {
+
 using namespace symbatch;
 
 namespace {
@@ -481,3 +484,5 @@ TEST_CASE("fusion: run-time broadcast errors in a fused loop name the op, as unf
   // And the next call, with shapes that broadcast, runs normally.
   CHECK(f.fused({Array::from({0.0, 0.0}), Array::from({1.0})})[0].to_vector() == std::vector<double>{2.0, 2.0});
 }
+
+}  // namespace compile_fusion_test

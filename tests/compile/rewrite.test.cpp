@@ -9,6 +9,9 @@
 #include "symbatch/ops/reduce.hpp"
 #include "symbatch/ops/subtensor.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace compile_rewrite_test {
+
 using namespace symbatch;
 
 namespace {
@@ -106,3 +109,5 @@ TEST_CASE("rewrite: a constant subgraph that throws is left to throw when called
   CHECK(folded_fine.schedule().size() == 1);
   CHECK(folded_fine({Array::scalar(2.0)})[0].item() == 8.0);
 }
+
+}  // namespace compile_rewrite_test

@@ -10,6 +10,9 @@
 
 #include "symbatch/core/array.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace core_array_test {
+
 using namespace symbatch;
 
 namespace {
@@ -419,3 +422,5 @@ TEST_CASE("array: reset drops the buffer reference", "[core][array]") {
   CHECK_FALSE(a.has_buffer());
   CHECK(b.unique());
 }
+
+}  // namespace core_array_test

@@ -7,6 +7,9 @@
 
 #include "symbatch/core/eigen.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace core_eigen_test {
+
 using namespace symbatch;
 
 namespace {
@@ -145,3 +148,5 @@ TEST_CASE("eigen: to_eigen_vector and to_eigen_matrix round-trip", "[core][eigen
   CHECK(to_eigen_matrix(to_array(m).slice_rows(1, 3)) == m.bottomRows(2));
   CHECK_THROWS_WITH(to_eigen_matrix(Array::from({1.0})), "to_eigen_matrix: array has shape (1,), expected rank 2");
 }
+
+}  // namespace core_eigen_test

@@ -12,6 +12,9 @@
 #include "symbatch/inference/logp_function.hpp"
 #include "symbatch/model/model.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace distributions_data_support_test {
+
 using namespace symbatch;
 
 namespace {
@@ -163,3 +166,5 @@ TEST_CASE("data support: values the dtype cannot leave the support with need no 
   // 2 log 0.5 + log N(0) + log N(1)
   CHECK(f()[0].item() == Approx(2 * std::log(0.5) - 2 * 0.9189385332046727 - 0.5).epsilon(1e-14));
 }
+
+}  // namespace distributions_data_support_test

@@ -9,6 +9,9 @@
 #include "symbatch/distributions/continuous.hpp"
 #include "symbatch/distributions/discrete.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace distributions_distributions_test {
+
 using namespace symbatch;
 
 namespace {
@@ -247,3 +250,5 @@ TEST_CASE("distributions: a null parameter is named by the distribution, not an 
   CHECK_THROWS_WITH(Poisson(Variable{}), "poisson: Mean parameter is a null variable");
   CHECK_THROWS_WITH(Beta(Variable{}, 2.0), Catch::Matchers::StartsWith("beta: ") && Catch::Matchers::EndsWith(" is a null variable"));
 }
+
+}  // namespace distributions_distributions_test

@@ -12,6 +12,9 @@
 #include "symbatch/graph/print.hpp"
 #include "symbatch/model/model.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace distributions_unconstrained_log_test {
+
 using namespace symbatch;
 
 namespace {
@@ -119,3 +122,5 @@ TEST_CASE("unconstrained log: Bernoulli, Binomial and Beta of sigmoid(u) equal t
   check_grad([counts](const Inputs& x) { return Binomial(10, 0.1 + 0.9 * sigmoid(x[0])).logp(constant(counts)); }, {u});
   check_grad([](const Inputs& x) { return LogNormal(0.3, 0.8).logp(exp(x[0])); }, {u});
 }
+
+}  // namespace distributions_unconstrained_log_test

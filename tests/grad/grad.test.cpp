@@ -12,6 +12,9 @@
 #include "symbatch/ops/elemwise.hpp"
 #include "symbatch/ops/reduce.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace grad_grad_test {
+
 using namespace symbatch;
 using symbatch::testing::check_grad;
 
@@ -243,3 +246,5 @@ TEST_CASE("grad: composite expressions pass the finite-difference check", "[grad
         {Array::from({-0.5, 0.5, 4.0}), Array::from({2.0, -3.0, 0.1})});
   }
 }
+
+}  // namespace grad_grad_test

@@ -7,6 +7,9 @@
 #include "symbatch/ops/reduce.hpp"
 #include "symbatch/ops/reshape.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace graph_op_test {
+
 using namespace symbatch;
 
 TEST_CASE("op identity: equal type, name and parameters make equal ops with equal hashes", "[graph][op]") {
@@ -48,3 +51,5 @@ TEST_CASE("op identity: op_as is the typed query", "[graph][op]") {
   CHECK_FALSE(op_is<MatMul>(op));
   CHECK(op_is<Elemwise<detail::ExpFn>>(total.owner()->input(0).owner()->op()));
 }
+
+}  // namespace graph_op_test

@@ -11,6 +11,9 @@
 #include "symbatch/ops/elemwise.hpp"
 #include "symbatch/ops/reduce.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace graph_print_test {
+
 using namespace symbatch;
 
 namespace {
@@ -108,3 +111,5 @@ TEST_CASE("print: a null variable is an error, and nothing is written", "[graph]
   CHECK_THROWS_WITH(print(outputs, out), "print: output 2/2 is a null variable");
   CHECK(out.str().empty());
 }
+
+}  // namespace graph_print_test

@@ -12,6 +12,9 @@
 #include "symbatch/ops/elemwise.hpp"
 #include "symbatch/ops/reduce.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace graph_variable_test {
+
 using namespace symbatch;
 
 namespace {
@@ -219,3 +222,5 @@ TEST_CASE("apply: an op without a gradient rule reports every input as undefined
   CHECK(grads[0].kind == GradKind::undefined);
   CHECK(grads[0].reason == "split has no gradient");
 }
+
+}  // namespace graph_variable_test

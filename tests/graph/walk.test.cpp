@@ -14,6 +14,9 @@
 #include "symbatch/ops/elemwise.hpp"
 #include "symbatch/ops/reduce.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace graph_walk_test {
+
 using namespace symbatch;
 
 namespace {
@@ -282,3 +285,5 @@ TEST_CASE("replace: a null variable on either side is an error naming the replac
   CHECK_THROWS_WITH(replace(z, {{Variable{}, y}}), "replace: replacement 1/1 has a null variable to replace");
   CHECK_THROWS_WITH(replace(z, {{x, y}, {y, Variable{}}}), "replace: replacement 2/2 has a null replacement");
 }
+
+}  // namespace graph_walk_test

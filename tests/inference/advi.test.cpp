@@ -13,6 +13,9 @@
 #include "symbatch/inference/advi.hpp"
 #include "symbatch/ops/blas.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace inference_advi_test {
+
 using namespace symbatch;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
@@ -262,3 +265,5 @@ TEST_CASE("advi: moments need at least two draws for a standard deviation", "[ad
   CHECK_THROWS_WITH(q.moments(1), "MeanField::moments: draws is 1, but a standard deviation needs at least 2");
   CHECK(std::isfinite(q.moments(2).at("s").sd.item()));
 }
+
+}  // namespace inference_advi_test

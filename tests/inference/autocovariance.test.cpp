@@ -7,6 +7,9 @@
 #include "inference/reference/draws.hpp"
 #include "symbatch/inference/autocovariance.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace inference_autocovariance_test {
+
 using namespace symbatch;
 
 TEST_CASE("autocovariance: posterior's values for an AR(1) chain", "[autocovariance]") {
@@ -52,3 +55,5 @@ TEST_CASE("autocovariance: bad sizes are named", "[autocovariance]") {
   CHECK_THROWS_WITH(autocovariance(three, two, workspace),
                     "autocovariance: out has length 2, but the sequence has length 3");
 }
+
+}  // namespace inference_autocovariance_test

@@ -8,6 +8,9 @@
 #include "inference/reference/draws.hpp"
 #include "symbatch/inference/ess.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace inference_ess_test {
+
 using namespace symbatch;
 
 namespace {
@@ -93,3 +96,5 @@ TEST_CASE("ess_bulk, ess_basic, mcse_mean: bad arguments are named", "[ess]") {
   with_inf(7, 0) = INFINITY;
   CHECK_THROWS_WITH(mcse_mean(with_inf), "mcse_mean: draws(7, 0) is inf, but must be finite");
 }
+
+}  // namespace inference_ess_test

@@ -8,6 +8,9 @@
 
 #include "symbatch/inference/gauss_hermite.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace inference_gauss_hermite_test {
+
 using namespace symbatch;
 
 namespace {
@@ -122,3 +125,5 @@ TEST_CASE("gauss_hermite: bad arguments are named", "[gauss_hermite]") {
                     "normal_expectation: sigma is -1, but must be nonnegative");
   CHECK_THROWS_AS(normal_expectation(rule, NAN, 1.0, identity), std::domain_error);
 }
+
+}  // namespace inference_gauss_hermite_test

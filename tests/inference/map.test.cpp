@@ -9,6 +9,9 @@
 #include "symbatch/inference/map.hpp"
 #include "symbatch/ops/blas.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace inference_map_test {
+
 using namespace symbatch;
 
 TEST_CASE("map: minibatch MAP of a logistic regression converges to the full-data MAP", "[map][gate]") {
@@ -79,3 +82,5 @@ TEST_CASE("map: callbacks see every step and can stop the optimisation", "[map]"
   CHECK(result.stopped_early);
   CHECK(result.loss_history.size() == 10);
 }
+
+}  // namespace inference_map_test

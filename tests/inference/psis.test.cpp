@@ -10,6 +10,9 @@
 #include "inference/reference/draws.hpp"
 #include "symbatch/inference/psis.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace inference_psis_test {
+
 using namespace symbatch;
 
 namespace {
@@ -149,3 +152,5 @@ TEST_CASE("psis: bad arguments are named", "[psis]") {
   three[1] = 0.2;
   CHECK_THROWS_WITH(psis(three, out3, 0.0), "psis: relative_efficiency is 0, but must be positive");
 }
+
+}  // namespace inference_psis_test

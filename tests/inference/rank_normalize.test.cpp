@@ -6,6 +6,9 @@
 
 #include "symbatch/inference/rank_normalize.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace inference_rank_normalize_test {
+
 using namespace symbatch;
 
 TEST_CASE("normal_quantile: agrees with R's qnorm to the last digits from 1e-300 to 1 - 1e-10", "[rank_normalize]") {
@@ -73,3 +76,5 @@ TEST_CASE("check_finite_draws: names the first non-finite draw", "[rank_normaliz
   draws(2, 1) = -INFINITY;
   CHECK_THROWS_AS(check_finite_draws("rhat", draws), std::domain_error);
 }
+
+}  // namespace inference_rank_normalize_test

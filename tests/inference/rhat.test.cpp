@@ -8,6 +8,9 @@
 #include "inference/reference/draws.hpp"
 #include "symbatch/inference/rhat.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace inference_rhat_test {
+
 using namespace symbatch;
 
 namespace {
@@ -121,3 +124,5 @@ TEST_CASE("rhat, rhat_of_windows: bad arguments are named", "[rhat]") {
   CHECK_THROWS_WITH(rhat_of_windows(iterates, 100, 1, RhatKind::basic, short_out, workspace),
                     "rhat_of_windows: out has length 2, but iterates has 3 columns (parameters)");
 }
+
+}  // namespace inference_rhat_test

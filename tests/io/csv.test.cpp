@@ -10,6 +10,9 @@
 
 #include "symbatch/io/csv.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace io_csv_test {
+
 using namespace symbatch;
 
 namespace {
@@ -177,3 +180,5 @@ TEST_CASE("load_csv: a missing or empty file and unknown columns get errors nami
   const std::string twice = files.write("twice.csv", "x,x\n1,2\n");
   CHECK_THROWS_WITH(load_csv(twice, {.columns = {"x"}}), "load_csv: " + twice + ": column name 'x' appears 2 times in the header");
 }
+
+}  // namespace io_csv_test

@@ -11,6 +11,9 @@
 #include "symbatch/io/npy.hpp"
 #include "symbatch/ops/elemwise.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace io_mapped_file_test {
+
 using namespace symbatch;
 
 namespace {
@@ -131,3 +134,5 @@ TEST_CASE("map_npy: compiled functions never write into a mapping, even when it 
     CHECK(load_npy(path).to_vector() == original);
   }
 }
+
+}  // namespace io_mapped_file_test

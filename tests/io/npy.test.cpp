@@ -14,6 +14,9 @@
 
 #include "symbatch/io/npy.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace io_npy_test {
+
 using namespace symbatch;
 
 namespace {
@@ -347,3 +350,5 @@ TEST_CASE("save_npy: a failed write (the file size limit) is reported and leaves
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(std::filesystem::is_empty(directory.path));
 }
+
+}  // namespace io_npy_test

@@ -10,6 +10,9 @@
 #include "symbatch/ops/blas.hpp"
 #include "symbatch/ops/reduce.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace io_npy_minibatch_test {
+
 using namespace symbatch;
 
 namespace {
@@ -66,3 +69,5 @@ TEST_CASE("map_npy: a minibatch over mapped arrays works under every scheme, win
     if (scheme == MinibatchScheme::circular_slice) CHECK(viewed > 100);
   }
 }
+
+}  // namespace io_npy_minibatch_test

@@ -10,6 +10,9 @@
 #include "symbatch/ops/reduce.hpp"
 #include "symbatch/ops/sort.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace minibatch_minibatch_test {
+
 using namespace symbatch;
 
 namespace {
@@ -358,3 +361,5 @@ TEST_CASE("minibatch: an array with no rows says so under every scheme", "[minib
     CHECK_THROWS_WITH(f({Array::arange(0)}), "minibatch: array 'x' has no rows");
   }
 }
+
+}  // namespace minibatch_minibatch_test

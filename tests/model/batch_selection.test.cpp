@@ -11,6 +11,9 @@
 #include "symbatch/ops/blas.hpp"
 #include "symbatch/ops/sort.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace model_batch_selection_test {
+
 using namespace symbatch;
 
 namespace {
@@ -260,3 +263,5 @@ TEST_CASE("total_size: from_data follows set_value, an explicit size that went s
                     "Model::observed: TotalSize::from_data() for 'z' needs data that depend on a minibatch view or a random slice of an array, "
                     "whose length it reads");
 }
+
+}  // namespace model_batch_selection_test

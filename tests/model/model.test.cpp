@@ -10,6 +10,9 @@
 #include "symbatch/ops/blas.hpp"
 #include "symbatch/ops/sort.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace model_model_test {
+
 using namespace symbatch;
 
 namespace {
@@ -243,3 +246,5 @@ TEST_CASE("total_size: any integer type, and messages in the singular", "[model]
                     "axis, TotalSize(N) scales a scalar term by N");
   CHECK(observed_logp(Array::scalar(1.0), TotalSize(5)) == Approx(5 * unit).epsilon(1e-15));
 }
+
+}  // namespace model_model_test

@@ -3,6 +3,9 @@
 #include "support/gradcheck.hpp"
 #include "symbatch/ops/blas.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace ops_blas_test {
+
 using namespace symbatch;
 
 namespace {
@@ -100,3 +103,5 @@ TEST_CASE("matmul: a null variable is an error naming matmul, not an internal ca
   CHECK_THROWS_WITH(matmul(Variable{}, input("v", DType::f64, {2})), "matmul: input 1/2 is a null variable");
   CHECK_THROWS_WITH(matmul(input("v", DType::f64, {2}), Variable{}), "matmul: input 2/2 is a null variable");
 }
+
+}  // namespace ops_blas_test

@@ -12,6 +12,9 @@
 #include "symbatch/ops/concatenate.hpp"
 #include "symbatch/ops/subtensor.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace ops_concatenate_test {
+
 using namespace symbatch;
 using symbatch::testing::check_grad;
 
@@ -99,3 +102,5 @@ TEST_CASE("concatenate: second-order gradients flow through the gradient pieces"
   };
   check_grad(build, {Array::from({0.5, -1.0, 2.0})});
 }
+
+}  // namespace ops_concatenate_test

@@ -12,6 +12,9 @@
 #include "symbatch/ops/dimensions.hpp"
 #include "symbatch/ops/subtensor.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace ops_dimensions_test {
+
 using namespace symbatch;
 using symbatch::testing::check_grad;
 
@@ -71,3 +74,5 @@ TEST_CASE("shape_of and dim: a null variable is an error naming the op", "[ops][
   CHECK_THROWS_WITH(dim(null, 0), "dim: input 1/1 is a null variable");
   CHECK_THROWS_WITH(shape_of(null), "shape_of: input 1/1 is a null variable");
 }
+
+}  // namespace ops_dimensions_test

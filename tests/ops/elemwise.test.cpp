@@ -9,6 +9,9 @@
 #include "support/gradcheck.hpp"
 #include "symbatch/ops/elemwise.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace ops_elemwise_test {
+
 using namespace symbatch;
 
 namespace {
@@ -205,3 +208,5 @@ TEST_CASE("elemwise: a null variable is an error naming the op and the input", "
   CHECK_THROWS_WITH(where(flag, x, Variable{}), "where: input 3/3 is a null variable");
   CHECK_THROWS_WITH(zeros_like(Variable{}), "zeros_like: input 1/1 is a null variable");
 }
+
+}  // namespace ops_elemwise_test

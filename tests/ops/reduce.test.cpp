@@ -6,6 +6,9 @@
 #include "support/gradcheck.hpp"
 #include "symbatch/ops/reduce.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace ops_reduce_test {
+
 using namespace symbatch;
 
 namespace {
@@ -96,3 +99,5 @@ TEST_CASE("reduce: a null variable is an error naming the op", "[ops][reduce][er
   CHECK_THROWS_WITH(logsumexp(null), "logsumexp: input 1/1 is a null variable");
   CHECK_THROWS_WITH(max(null, 0), "max: input 1/1 is a null variable");
 }
+
+}  // namespace ops_reduce_test

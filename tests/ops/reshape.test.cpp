@@ -12,6 +12,9 @@
 #include "symbatch/ops/reshape.hpp"
 #include "symbatch/ops/subtensor.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace ops_reshape_test {
+
 using namespace symbatch;
 using symbatch::testing::check_grad;
 
@@ -99,3 +102,5 @@ TEST_CASE("reshape: a null variable, and a target whose size overflows, are erro
   CHECK_THROWS_WITH(f({Array::zeros(DType::f64, Shape{4})}),
                     "reshape: shape (1099511627776, 1099511627776, -1) has more elements than an array can hold");
 }
+
+}  // namespace ops_reshape_test

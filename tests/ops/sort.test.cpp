@@ -6,6 +6,9 @@
 #include "support/gradcheck.hpp"
 #include "symbatch/ops/sort.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace ops_sort_test {
+
 using namespace symbatch;
 
 TEST_CASE("sort: values ascend along the last axis with NaN last", "[ops][sort]") {
@@ -36,3 +39,5 @@ TEST_CASE("sort: the gradient follows each value to its sorted position", "[ops]
   testing::check_grad([](const std::vector<Variable>& x) { return sort(x[0]); },
                       {Array::from(std::vector<double>{0.3, -1.2, 2.5, 0.9, 4.0, -3.0}, Shape{2, 3})});
 }
+
+}  // namespace ops_sort_test

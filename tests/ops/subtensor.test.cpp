@@ -12,6 +12,9 @@
 #include "symbatch/ops/reduce.hpp"
 #include "symbatch/ops/subtensor.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace ops_subtensor_test {
+
 using namespace symbatch;
 using symbatch::testing::check_grad;
 
@@ -336,3 +339,5 @@ TEST_CASE("scatter_add: gradient check with respect to x and values", "[ops][sub
   check_grad(build, {counting(4, 2), i64_vector({3, 0, 3}), matrix({0.5, -1, 2, 3, -4, 1.25}, 3, 2)});
   check_grad(build, {counting(4, 2), i64_vector({1, 1}), Array::from({0.5, -1.0})});
 }
+
+}  // namespace ops_subtensor_test

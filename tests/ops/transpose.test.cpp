@@ -12,6 +12,9 @@
 #include "symbatch/ops/transpose.hpp"
 #include "symbatch/ops/subtensor.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace ops_transpose_test {
+
 using namespace symbatch;
 using symbatch::testing::check_grad;
 
@@ -79,3 +82,5 @@ TEST_CASE("transpose: gradient check", "[ops][shape][transpose][grad]") {
 TEST_CASE("transpose: a null variable is an error naming the op", "[ops][shape][transpose][errors]") {
   CHECK_THROWS_WITH(transpose(Variable{}), "transpose: input 1/1 is a null variable");
 }
+
+}  // namespace ops_transpose_test

@@ -6,6 +6,9 @@
 
 #include "symbatch/optim/optimizers.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace optim_optimizers_test {
+
 using namespace symbatch;
 
 namespace {
@@ -93,3 +96,5 @@ TEST_CASE("optimizers: bad settings and parameters are named", "[optim][errors]"
   Variable x = input("x");
   CHECK_THROWS_WITH(updates(Adam{}, square(x), {x}), "adam: parameter 1 ('x') must be an f64 shared variable");
 }
+
+}  // namespace optim_optimizers_test

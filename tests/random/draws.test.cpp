@@ -11,6 +11,9 @@
 #include "symbatch/ops/reduce.hpp"
 #include "symbatch/random/draws.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace random_draws_test {
+
 using namespace symbatch;
 
 namespace {
@@ -263,3 +266,5 @@ TEST_CASE("random: two functions over one graph share its RNG stream unless each
   CHECK_THROWS_WITH(compile({}, {draw}, {.own_rng_states = true}),
                     "compile: own_rng_states needs a seed: the private RNG streams are derived from it");
 }
+
+}  // namespace random_draws_test

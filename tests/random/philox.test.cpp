@@ -2,6 +2,9 @@
 
 #include "symbatch/random/philox.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace random_philox_test {
+
 using namespace symbatch;
 
 // Known-answer vectors published with Random123 (kat_vectors, philox4x64 with 10 rounds):
@@ -68,3 +71,5 @@ TEST_CASE("philox: later blocks use the next block counter and the call counter 
   const auto other = PhiloxStream::block({{0, 1, 0, 0}}, {{0, 0}});
   CHECK(next_call.next() == other.v[0]);
 }
+
+}  // namespace random_philox_test

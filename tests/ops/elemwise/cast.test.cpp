@@ -9,6 +9,9 @@
 #include "symbatch/compile/function.hpp"
 #include "symbatch/ops/elemwise.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace ops_elemwise_cast_test {
+
 using namespace symbatch;
 
 TEST_CASE("cast: f64 to i64 truncates toward zero, as NumPy's astype", "[ops][cast]") {
@@ -53,3 +56,5 @@ TEST_CASE("elemwise: i64 arithmetic that overflows is an error naming the op, ne
   Variable x = input("x");
   CHECK(compile({x}, {x * 1e300})({Array::scalar(1e300)})[0].item() == INFINITY);
 }
+
+}  // namespace ops_elemwise_cast_test

@@ -9,6 +9,9 @@
 #include "symbatch/compile/function.hpp"
 #include "symbatch/ops/elemwise.hpp"
 
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace ops_elemwise_kernel_test {
+
 using namespace symbatch;
 
 namespace {
@@ -59,3 +62,5 @@ TEST_CASE("elemwise kernel: a user's function broadcasts, fuses and differentiat
   symbatch::testing::check_grad([](const std::vector<Variable>& x) { return elemwise<SquareTimesFn>(x[0], x[1]); },
                                 {Array::from({0.5, -2.0, 1.5}), Array::scalar(0.7)});
 }
+
+}  // namespace ops_elemwise_kernel_test
