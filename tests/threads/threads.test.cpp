@@ -1,9 +1,8 @@
 // The thread-safety contract of compiled functions (see `Function`): one function is used by one
 // thread at a time, and a concurrent call throws; distinct functions that share no mutable
 // shared variable may run at once, and `own_rng_states` makes two functions over one minibatch
-// graph such a pair. A program of its own, so that scripts/test.sh can build and run just these
-// tests under ThreadSanitizer.
-#define CATCH_CONFIG_MAIN
+// graph such a pair. Part of the suite, and also a program of its own (symbatch_thread_test), so
+// that scripts/test.sh can build and run just these tests under ThreadSanitizer.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -18,6 +17,9 @@
 #include "symbatch/ops/elemwise.hpp"
 #include "symbatch/ops/reduce.hpp"
 #include "symbatch/random/draws.hpp"
+
+// The suite is a unity build: each file keeps its names in a namespace of its own.
+namespace threads_threads_test {
 
 using namespace symbatch;
 
@@ -121,3 +123,5 @@ TEST_CASE("threads: a function called while another thread is inside it throws, 
   CHECK(first_result == reference({Array::scalar(10.0)})[0].item());
   CHECK(second_result == reference({Array::scalar(20.0)})[0].item());
 }
+
+}  // namespace threads_threads_test
