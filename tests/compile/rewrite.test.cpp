@@ -53,6 +53,27 @@ TEST_CASE("rewrite: constant subgraphs are folded before the first call", "[comp
   CHECK(plain({Array::scalar(2.0)})[0].item() == folded({Array::scalar(2.0)})[0].item());
 }
 
+TEST_CASE("rewrite: a shape query that the static type answers is folded; an unknown length stays a query", "[compile][rewrite]") {
+  Variable x = input("x", DType::f64, {Type::unknown, 3});
+  Variable rows = cast(dim(x, 0), DType::f64), columns = cast(dim(x, 1), DType::f64);
+  Variable shape = cast(shape_of(x), DType::f64);
+  Function folded = compile({x}, {rows, columns, shape}, {.rewrites = {.merge = false, .fold_constants = true, .identities = false}, .fuse = false});
+  Function plain = compile({x}, {rows, columns, shape}, unoptimized);
+  CHECK(count_ops(folded, "dim") == 1);  // the rows: unknown until called
+  CHECK(count_ops(plain, "dim") == 2);
+  CHECK(count_ops(folded, "shape_of") == 1);  // one length unknown: the whole shape stays a query
+  const Array value = Array::zeros(DType::f64, Shape{5, 3});
+  const auto& got = folded({value});
+  CHECK(got[0].item() == 5);
+  CHECK(got[1].item() == 3);
+  CHECK(got[2].to_vector() == std::vector<double>{5, 3});
+
+  Variable fixed = input("fixed", DType::f64, {4, 2});
+  Function all_static = compile({fixed}, {cast(shape_of(fixed), DType::f64) * 2.0}, {.fuse = false});
+  CHECK(count_ops(all_static, "shape_of") == 0);
+  CHECK(all_static({Array::zeros(DType::f64, Shape{4, 2})})[0].to_vector() == std::vector<double>{8, 4});
+}
+
 TEST_CASE("rewrite: multiplying by one and adding zero are dropped only when the type is unchanged", "[compile][rewrite]") {
   Variable x = input("x", DType::f64, {3});
   Variable same = (x * 1.0 + 0.0) - 0.0;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "symbatch/graph/walk.hpp"
+#include "symbatch/ops/dimensions.hpp"
 #include "symbatch/ops/elemwise.hpp"
 
 namespace symbatch {
@@ -18,7 +19,7 @@ namespace symbatch {
 /// @brief Which rewrites `compile` applies (all on by default).
 struct Rewrites {
   bool merge = true;           ///< one apply for each distinct (op, inputs); equal small constants merged
-  bool fold_constants = true;  ///< applies whose inputs are all constants become constants
+  bool fold_constants = true;  ///< applies whose inputs are all constants, and shape queries the static types answer, become constants
   bool identities = true;      ///< `x * 1`, `x + 0`, `x - 0`, `x / 1`, `--x` become `x` when types allow
 };
 
@@ -86,6 +87,25 @@ inline std::optional<std::vector<Variable>> try_fold(const ApplyNode& node) {
   return result;
 }
 
+/// `dim(x, axis)` or `shape_of(x)` where `x`'s static type fixes the lengths asked for: a
+/// constant. (Every op's output has its static shape at run time, and inputs and shared values are
+/// checked against theirs, so the value cannot differ.) This folds the batch size of a minibatch
+/// view, and with it the whole `total_size / batch_size` scale, out of every call.
+inline std::optional<Variable> try_fold_static_shape(const ApplyNode& node) {
+  const Type& type = node.input(0).type();
+  if (const Dim* dim = op_as<Dim>(node.op())) {
+    const std::int64_t length = type.shape[static_cast<std::size_t>(dim->axis())];
+    if (length == Type::unknown) return std::nullopt;
+    return constant(Array::scalar(length), node.output(0).name());
+  }
+  if (op_is<ShapeOf>(node.op())) {
+    for (std::int64_t length : type.shape)
+      if (length == Type::unknown) return std::nullopt;
+    return constant(Array::from(std::vector<std::int64_t>(type.shape.begin(), type.shape.end())), node.output(0).name());
+  }
+  return std::nullopt;
+}
+
 }  // namespace detail
 
 /// @brief Rewrites the graphs of `outputs` as `rewrites` says and returns the new outputs (one
@@ -123,6 +143,8 @@ inline std::vector<Variable> rewrite(std::span<const Variable> outputs, const Re
 
     std::optional<std::vector<Variable>> folded;
     if (rewrites.fold_constants && all_constant && !node->op().is_random() && !inputs.empty()) folded = detail::try_fold(*node);
+    if (rewrites.fold_constants && !folded)
+      if (std::optional<Variable> known = detail::try_fold_static_shape(*node)) folded = std::vector<Variable>{*known};
     if (folded) {
       results = std::move(*folded);
     } else if (Variable same = rewrites.identities ? detail::identity_operand(*node) : Variable{}; same) {
