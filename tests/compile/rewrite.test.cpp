@@ -74,6 +74,18 @@ TEST_CASE("rewrite: a shape query that the static type answers is folded; an unk
   CHECK(all_static({Array::zeros(DType::f64, Shape{4, 2})})[0].to_vector() == std::vector<double>{8, 4});
 }
 
+TEST_CASE("rewrite: where with a constant scalar condition becomes the branch it picks, when the type allows", "[compile][rewrite]") {
+  Variable x = input("x", DType::f64, {3}), y = input("y", DType::f64, {3});
+  Variable picks_x = where(constant(Array::scalar(true)), x, y), picks_y = where(constant(Array::scalar(false)), x, y);
+  Variable broadcast = where(constant(Array::scalar(true)), constant(1.0), y);  // the chosen branch is a scalar: kept
+  Function rewritten = compile({x, y}, {picks_x, picks_y, broadcast}, {.rewrites = {.merge = false, .fold_constants = false, .identities = true}, .fuse = false});
+  CHECK(count_ops(rewritten, "where") == 1);
+  const auto& got = rewritten({Array::from({1.0, 2.0, 3.0}), Array::from({4.0, 5.0, 6.0})});
+  CHECK(got[0].to_vector() == std::vector<double>{1, 2, 3});
+  CHECK(got[1].to_vector() == std::vector<double>{4, 5, 6});
+  CHECK(got[2].to_vector() == std::vector<double>{1, 1, 1});
+}
+
 TEST_CASE("rewrite: multiplying by one and adding zero are dropped only when the type is unchanged", "[compile][rewrite]") {
   Variable x = input("x", DType::f64, {3});
   Variable same = (x * 1.0 + 0.0) - 0.0;

@@ -58,6 +58,14 @@ inline Variable identity_operand(const ApplyNode& node) {
     } else if (op_is<Elemwise<DivFn>>(op)) {
       if (is_constant_value(b, 1.0) && same_type(a)) return a;
     }
+  } else if (node.inputs().size() == 3 && op_is<Where>(op)) {
+    // where(c, a, b) with a constant scalar condition is the branch it picks (the empty-batch
+    // guard of every total_size scale, once the batch size is folded).
+    const Variable& condition = node.input(0);
+    if (condition.is_constant() && condition.rank() == 0 && condition.dtype() == DType::boolean) {
+      const Variable& chosen = node.input(condition.constant_value().item<bool>() ? 1 : 2);
+      if (same_type(chosen)) return chosen;
+    }
   } else if (op_is<Elemwise<NegFn>>(op) && node.input(0).owner() && op_is<Elemwise<NegFn>>(node.input(0).owner()->op())) {
     return node.input(0).owner()->input(0);
   }
