@@ -23,7 +23,7 @@ class LowRank : public GaussianApproximation {
   ///   or sizes that disagree with the free variables.
   /// @throws std::domain_error `LowRank::LowRank: sd[0] is 0, but must be positive`.
   LowRank(std::vector<FreeVariable> free, Eigen::VectorXd mean, Eigen::VectorXd diagonal, Eigen::MatrixXd factor)
-      : GaussianApproximation("LowRank", std::move(free), std::move(mean), checked(diagonal, factor), std::move(factor)) {}
+      : GaussianApproximation("LowRank", std::move(free), std::move(mean), checked(diagonal, factor), factor) {}
 
   /// @brief The diagonal sds @f$ d @f$ (the covariance's diagonal part is @f$ d^2 @f$).
   const Eigen::VectorXd& diagonal_sd() const { return diagonal(); }
@@ -34,6 +34,7 @@ class LowRank : public GaussianApproximation {
 
  private:
   // The determinant lemma divides by d: a zero diagonal entry is refused here, unlike MeanField.
+  // (The factor is copied, not moved, into the base: it is read here in the same call.)
   static Eigen::VectorXd checked(const Eigen::VectorXd& diagonal, const Eigen::MatrixXd& factor) {
     if (factor.cols() < 1) throw_invalid("LowRank::LowRank", "the factor has ", factor.cols(), " columns, but the rank must be at least 1");
     if (diagonal.size() != factor.rows())
