@@ -131,18 +131,20 @@ TEST_CASE("variational objectives: on a conjugate regression each family reaches
   const Eigen::MatrixXd covariance = precision.inverse();
   const Eigen::VectorXd mean = covariance * data.x.transpose() * data.y;
   const Eigen::VectorXd sd = covariance.diagonal().cwiseSqrt();
-  INFO("posterior correlation(0, 1) = " << covariance(0, 1) / (sd[0] * sd[1]));
+  // The posterior correlation of beta[0] and beta[1] is -0.81: mean-field and full-rank differ.
+  // Measured after 5,000 steps: every family at its optimum within 2e-15 sd (means) and 6e-13
+  // (covariance entries in units of sd_i sd_j), gradients below 7e-13; the bounds leave 150x.
 
   SECTION("full-rank: the exact posterior mean and covariance") {
     const VariationalObjective objective = variational_objective(data.model, FullRankFamily{}, draws);
-    const double gradient = descend(objective, matrix_array(whitened_noise(draws, d, 1)), 0.01, 20000);
-    CHECK(gradient < 1e-9);
+    const double gradient = descend(objective, matrix_array(whitened_noise(draws, d, 1)), 0.01, 5000);
+    CHECK(gradient < 1e-10);
     const GaussianApproximation q = objective.approximation();
     CHECK(q.family() == "FullRank");
     for (int i = 0; i < d; ++i) {
       INFO("coordinate " << i);
-      CHECK(std::abs(q.unconstrained_mean()[i] - mean[i]) < 1e-8 * sd[i]);
-      for (int j = 0; j < d; ++j) CHECK(std::abs(q.covariance()(i, j) - covariance(i, j)) < 1e-8 * sd[i] * sd[j]);
+      CHECK(std::abs(q.unconstrained_mean()[i] - mean[i]) < 1e-10 * sd[i]);
+      for (int j = 0; j < d; ++j) CHECK(std::abs(q.covariance()(i, j) - covariance(i, j)) < 1e-10 * sd[i] * sd[j]);
     }
   }
   SECTION("mean-field: the exact means and sds 1 / sqrt(diag(precision))") {
@@ -150,26 +152,26 @@ TEST_CASE("variational objectives: on a conjugate regression each family reaches
     const Eigen::MatrixXd noise = whitened_noise(draws, d, 1);
     Eigen::VectorXd flat(draws * d);
     for (std::int64_t s = 0; s < draws; ++s) flat.segment(s * d, d) = noise.row(s).transpose();
-    const double gradient = descend(objective, to_array(flat), 0.01, 20000);
-    CHECK(gradient < 1e-9);
+    const double gradient = descend(objective, to_array(flat), 0.01, 5000);
+    CHECK(gradient < 1e-10);
     const GaussianApproximation q = objective.approximation();
     CHECK(q.family() == "MeanField");
     for (int i = 0; i < d; ++i) {
       INFO("coordinate " << i);
-      CHECK(std::abs(q.unconstrained_mean()[i] - mean[i]) < 1e-8 * sd[i]);
-      CHECK(q.unconstrained_sd()[i] == Approx(1 / std::sqrt(precision(i, i))).epsilon(1e-8));
+      CHECK(std::abs(q.unconstrained_mean()[i] - mean[i]) < 1e-10 * sd[i]);
+      CHECK(q.unconstrained_sd()[i] == Approx(1 / std::sqrt(precision(i, i))).epsilon(1e-10));
     }
   }
   SECTION("low-rank of rank P - 1: the exact covariance (D^2 = lambda_min I, U U^T = Sigma - D^2 is one solution)") {
     const VariationalObjective objective = variational_objective(data.model, LowRankFamily{.rank = d - 1}, draws);
-    const double gradient = descend(objective, matrix_array(whitened_noise(draws, 2 * d - 1, 1)), 0.01, 40000);
-    CHECK(gradient < 1e-6);
+    const double gradient = descend(objective, matrix_array(whitened_noise(draws, 2 * d - 1, 1)), 0.01, 5000);
+    CHECK(gradient < 1e-10);
     const GaussianApproximation q = objective.approximation();
     CHECK(q.family() == "LowRank");
     for (int i = 0; i < d; ++i) {
       INFO("coordinate " << i);
-      CHECK(std::abs(q.unconstrained_mean()[i] - mean[i]) < 1e-6 * sd[i]);
-      for (int j = 0; j < d; ++j) CHECK(std::abs(q.covariance()(i, j) - covariance(i, j)) < 1e-4 * sd[i] * sd[j]);
+      CHECK(std::abs(q.unconstrained_mean()[i] - mean[i]) < 1e-10 * sd[i]);
+      for (int j = 0; j < d; ++j) CHECK(std::abs(q.covariance()(i, j) - covariance(i, j)) < 1e-10 * sd[i] * sd[j]);
     }
   }
 }
