@@ -106,7 +106,8 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
   if (settings.max_iterations < 0) throw_invalid(function, "max_iterations is ", settings.max_iterations, ", but must be nonnegative");
   check_convergence_options(function, settings.convergence);
   if (settings.averaging.warmup < -1) throw_invalid(function, "averaging.warmup is ", settings.averaging.warmup, ", but must be -1 (automatic) or nonnegative");
-  const Variable rate = learning_rate_variable(base_learning_rate(settings.optimizer));
+  // Not learning_rate_variable: a bad rate is reported by the optimizer, under its own name.
+  const Variable rate = shared(Array::scalar(base_learning_rate(settings.optimizer)), "learning_rate");
   const std::vector<Update> steps = updates(settings.optimizer, problem.loss, problem.parameters, rate);
   std::vector<Variable> outputs{problem.loss};
   if (problem.data_scale) outputs.push_back(problem.data_scale);
