@@ -182,7 +182,7 @@ TEST_CASE("advi: the convergence check stops once parameters move less than the 
   Model model;
   const Variable mu = model.free("mu", Normal(0.0, 1.0));
   model.observed("y", Normal(mu, 1.0), constant(Array::from({0.5, 1.5, 1.0})));
-  const FitResult converged = fit(model, {.max_iterations = 200000, .n_mc = 4, .optimizer = Sgd{.learning_rate = 1e-3}, .progress = Progress::none},
+  const FitResult converged = fit(model, {.max_iterations = 200000, .n_mc = 4, .optimizer = Sgd{.learning_rate = 1e-3}, .progress = Progress::none, .convergence = {.enabled = false}},
                                   {CheckParametersConvergence(500, 1e-2)});
   CHECK(converged.stopped_early);
   CHECK(converged.loss_history.size() < 200000);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,72 +16,109 @@
 #include "symbatch/inference/mean_field.hpp"
 #include "symbatch/inference/mean_field_objective.hpp"
 #include "symbatch/inference/progress.hpp"
+#include "symbatch/inference/training.hpp"
 #include "symbatch/model/model.hpp"
 #include "symbatch/optim/optimizers.hpp"
 
 namespace symbatch {
 
-/// @brief Options of `fit`.
+/// @brief Options of `fit`. The defaults are chosen to converge without tuning
+/// (docs-notes/training.md): Adam at a constant 0.01, Polyak averaging after an automatic warm-up,
+/// and the stopping rule of convergence.hpp, with a cap of 200,000 steps.
 struct AdviOptions {
-  std::int64_t max_iterations = 10000;    ///< optimizer steps at most (a callback may stop the fit earlier)
+  std::int64_t max_iterations = 200000;   ///< optimizer steps at most in this call
   std::int64_t n_mc = 1;                  ///< reparameterised draws per ELBO estimate
-  Optimizer optimizer = AdagradWindow{};  ///< PyMC's default for ADVI
+  Optimizer optimizer = Adam{.learning_rate = 0.01};  ///< its `learning_rate` is the schedule's base rate
   std::uint64_t seed = 0;                 ///< seeds the minibatch draws and ADVI's own RNG (distinct streams)
   double initial_sd = std::log(2.0);      ///< initial sd of every factor (PyMC's: softplus(0))
   Progress progress = Progress::automatic;
   std::FILE* progress_stream = nullptr;   ///< where progress goes (stderr when null)
+  Schedule schedule = ConstantRate{};     ///< the learning rate over the steps (schedules.hpp)
+  AveragingOptions averaging = {};        ///< which iterates the returned approximation averages
+  ConvergenceOptions convergence = {};    ///< the stopping rule
+  /// A previous result's `state`: continue that run (same model and options) where it stopped.
+  std::shared_ptr<const TrainingState> warm_start = nullptr;
 };
 
 /// @brief The result of `fit`.
 struct FitResult {
-  MeanField approximation;
-  std::vector<double> loss_history;  ///< the negative ELBO estimate at every iteration
+  MeanField approximation;           ///< from the averaged means and rho (the estimate to use)
+  MeanField last_iterate;            ///< from the last iterate, for comparison
+  std::vector<double> loss_history;  ///< the negative ELBO estimate at every iteration of this call
   bool stopped_early = false;        ///< a callback stopped the fit
+  StopReason stop_reason = StopReason::cap_reached;
+  bool converged = false;            ///< the stopping rule was met
+  std::int64_t iterations = 0;       ///< steps over all runs continued into this one
+  double passes = 0;                 ///< passes over the data over all runs: sum over steps of batch rows / N
+  double max_rhat = 0;               ///< largest split R-hat of the last check (NaN before the first)
+  double max_mcse_ratio = 0;         ///< largest MCSE over its bound at the last check (below 1 when met; see fit)
+  std::shared_ptr<const TrainingState> state;  ///< pass as `AdviOptions::warm_start` to continue
 };
 
-/// @brief Fits a mean-field ADVI approximation to `model` with at most
-/// `options.max_iterations` optimizer steps, one minibatch per step (all MC draws of a step
-/// share it). Callbacks run after every step; one returning false stops the fit.
-/// @throws std::invalid_argument for bad options or a model without free variables.
+namespace detail {
+/// The mean-field approximation with means and pre-softplus scales read from `flat` (all means,
+/// then all rho, in the order of the model's free variables).
+inline MeanField mean_field_from(const Model& model, const MeanFieldObjective& objective, const Eigen::VectorXd& flat) {
+  std::vector<MeanField::Factor> factors;
+  Eigen::Index k = 0, half = flat.size() / 2;
+  for (std::size_t i = 0; i < objective.mu.size(); ++i) {
+    Array mu = get_value(objective.mu[i]).copy(), sd = get_value(objective.rho[i]).copy();
+    for (std::int64_t j = 0; j < mu.size(); ++j, ++k) {
+      mu.data<double>()[j] = flat[k];
+      const double rho = flat[half + k];
+      sd.data<double>()[j] = rho > 30 ? rho : std::log1p(std::exp(rho));
+    }
+    factors.push_back({model.free_variables()[i].name, mu, sd});
+  }
+  return MeanField(model.free_variables(), std::move(factors));
+}
+}  // namespace detail
+
+/// @brief Fits a mean-field ADVI approximation to `model`, one minibatch per step (all MC draws
+/// of a step share it), until the stopping rule is met, a callback returns false, or
+/// `options.max_iterations` steps ran.
+///
+/// Averaging: the means and the unconstrained scales rho are averaged (Polyak by default). They
+/// are the optimizer's own coordinates, in which the minibatch noise of the iterates is additive
+/// and symmetric around the optimum, so their average converges to the optimum; averaging the sds
+/// instead would average a convex function of rho and be biased upwards by half the jitter's variance.
+/// Stopping: see convergence.hpp; the MCSE of a mean must be below `mcse_tolerance` times its
+/// fitted sd, and the relative error that the MCSE of a rho causes in the sd below `sd_tolerance` (@f$ \mathrm{MCSE}_\rho\, \sigma'(\rho)/\sigma(\rho) @f$).
+/// @throws std::invalid_argument for bad options, a model without free variables, or a
+/// `warm_start` from another problem.
 /// @throws std::domain_error when a step fails: the loss is NaN, or a parameter check throws
 /// (a scale blown up to infinity); the message names `fit`, the iteration and the parameters
 /// that went NaN or infinite.
 inline FitResult fit(const Model& model, AdviOptions options = {}, std::vector<Callback> callbacks = {}) {
   if (options.max_iterations < 0) throw_invalid("fit", "max_iterations is ", options.max_iterations, ", but must be nonnegative");
   MeanFieldObjective objective = mean_field_objective(model, options.n_mc, options.initial_sd);
-  std::vector<Variable> parameters = objective.mu;
-  parameters.insert(parameters.end(), objective.rho.begin(), objective.rho.end());
-  Function step = compile({}, {objective.loss}, {.updates = updates(options.optimizer, objective.loss, parameters), .seed = options.seed});
-
-  detail::ProgressPrinter progress("fit", options.progress, options.progress_stream, options.max_iterations);
-  FitResult result{MeanField({}, {}), {}, false};
-  result.loss_history.reserve(static_cast<std::size_t>(options.max_iterations));
-  std::int64_t done = 0;
-  for (; done < options.max_iterations && !result.stopped_early; ++done) {
-    double loss;
-    try {
-      loss = detail::run_step("fit", [&] { return step()[0].item(); }, done, parameters);
-    } catch (...) {
-      progress.interrupt();
-      throw;
+  TrainingProblem problem{.loss = objective.loss, .parameters = objective.mu, .mcse_bound = {}, .track_gradient_noise = false, .data_scale = {}};
+  problem.parameters.insert(problem.parameters.end(), objective.rho.begin(), objective.rho.end());
+  problem.mcse_bound = [convergence = options.convergence](const Eigen::VectorXd& average, const Eigen::VectorXd&, Eigen::VectorXd& bound) {
+    const Eigen::Index half = average.size() / 2;
+    for (Eigen::Index k = 0; k < half; ++k) {
+      const double rho = average[half + k];
+      const double sd = rho > 30 ? rho : std::log1p(std::exp(rho));
+      bound[k] = convergence.mcse_tolerance * sd;
+      bound[half + k] = convergence.sd_tolerance * sd * (1 + std::exp(-rho));  // relative sd error: MCSE * sigmoid(rho) / sd
     }
-    result.loss_history.push_back(loss);
-    const FitState state(done, result.loss_history, parameters);
-    for (Callback& callback : callbacks)
-      if (!callback(state)) result.stopped_early = true;
-    progress.update(done + 1, result.loss_history);
-  }
-  progress.finish(done, result.loss_history, result.stopped_early ? ", stopped early by a callback" : "");
-  std::vector<MeanField::Factor> factors;
-  for (std::size_t i = 0; i < objective.mu.size(); ++i) {
-    Array sd = get_value(objective.rho[i]).copy();
-    for (std::int64_t k = 0; k < sd.size(); ++k) {
-      const double rho = sd.flat<double>(k);
-      sd.data<double>()[k] = rho > 30 ? rho : std::log1p(std::exp(rho));
-    }
-    factors.push_back({model.free_variables()[i].name, get_value(objective.mu[i]).copy(), sd});
-  }
-  result.approximation = MeanField(model.free_variables(), std::move(factors));
+  };
+  if (!model.observed_variables().empty()) problem.data_scale = model.observed_variables().front().scale;
+  const TrainingOutcome outcome = detail::train(
+      "fit", problem,
+      {options.max_iterations, options.optimizer, options.schedule, options.averaging, options.convergence, options.seed, options.progress,
+       options.progress_stream, options.warm_start},
+      callbacks);
+  FitResult result{detail::mean_field_from(model, objective, outcome.average), detail::mean_field_from(model, objective, outcome.last),
+                   outcome.loss_history};
+  result.stop_reason = outcome.stop_reason;
+  result.stopped_early = outcome.stop_reason == StopReason::callback;
+  result.converged = outcome.stop_reason == StopReason::converged;
+  result.iterations = outcome.state->iterations;
+  result.passes = outcome.state->passes;
+  result.max_rhat = outcome.max_rhat;
+  result.max_mcse_ratio = outcome.max_mcse_ratio;
+  result.state = outcome.state;
   return result;
 }
 
