@@ -44,7 +44,9 @@ Array widened(const Array& x) {
   for (std::int64_t k = 0; k < x.size(); ++k) result.data<double>()[k] = static_cast<double>(x.data<float>()[k]);
   return result;
 }
-Variable input_like(const char* name, const Array& value) { return input(name, value.dtype(), value.shape().dims()); }
+Variable input_like(const char* name, const Array& value) { auto dims = value.shape().dims();
+  return input(name, value.dtype(), std::vector<std::int64_t>(dims.begin(), dims.end()));
+}
 
 /// Evaluates `build` on f32 `x` (and f64 `w`) and on the f64 conversion of `x`: both results must
 /// be f64 and identical. Returns the f32 result.
