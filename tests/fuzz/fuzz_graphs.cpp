@@ -402,7 +402,7 @@ struct Config {
 /// One graph, checked on several calls; throws Failure.
 /// What the fuzzer tried, for its summary line.
 struct Tally {
-  std::size_t graphs = 0, calls = 0, throwing_calls = 0, fused_graphs = 0, sibling_graphs = 0;
+  std::size_t graphs = 0, calls = 0, throwing_calls = 0, fused_graphs = 0, sibling_graphs = 0, f32_graphs = 0, f32_matmul_graphs = 0;
 };
 
 void check_graph(const Graph& graph, std::uint64_t seed, bool verbose, Tally& tally) {
@@ -444,6 +444,13 @@ void check_graph(const Graph& graph, std::uint64_t seed, bool verbose, Tally& ta
       fused = fused || node->op().name() == "fused";
       siblings = siblings || (node->op().name() == "fused" && node->num_outputs() > 1);
     }
+  bool single = false, single_matmul = false;
+  for (const Variable& x : inputs) single = single || x.dtype() == DType::f32;
+  for (const ApplyNode* node : backward[0].schedule())
+    if (node->op().name() == "matmul")
+      for (const Variable& x : node->inputs()) single_matmul = single_matmul || x.dtype() == DType::f32;
+  tally.f32_graphs += single;
+  tally.f32_matmul_graphs += single_matmul;
   tally.fused_graphs += fused;
   tally.sibling_graphs += siblings;
 
@@ -607,7 +614,8 @@ int main(int argc, char** argv) {
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "fuzz_graphs: seeds " << begin << ".." << begin + tally.graphs << ", " << tally.graphs << " graphs (" << tally.fused_graphs
-            << " with fused loops, " << tally.sibling_graphs << " with sibling loops), " << tally.calls << " calls (" << tally.throwing_calls
+            << " with fused loops, " << tally.sibling_graphs << " with sibling loops, " << tally.f32_graphs << " with f32 inputs, "
+            << tally.f32_matmul_graphs << " with an f32 matmul operand), " << tally.calls << " calls (" << tally.throwing_calls
             << " inputs that throw), " << elapsed << " s, no failure\n";
   return 0;
 }
