@@ -23,6 +23,25 @@ struct RngState {
 };
 
 /// @brief The element type of an array or variable.
+///
+/// `f32` is a storage dtype for data (large data sets are usually float32): an f32 array can be
+/// created, borrowed (a mapped float32 `.npy` file), sliced, gathered, transposed, reshaped,
+/// compared and saved, and those ops keep f32 (slices stay zero-copy views). Everything that
+/// computes reads an f32 element as the double it exactly equals and returns f64:
+///
+/// | op                                   | f32 input | result                      |
+/// |--------------------------------------|-----------|-----------------------------|
+/// | slice, take, circular window, transpose, reshape, concatenate | kept | f32 (a view or a copy) |
+/// | elementwise (add, exp, ...), where   | widened by a `cast` node | f64 (bool for comparisons) |
+/// | sum, mean                            | read in place, summed in double | f64   |
+/// | max, logsumexp                       | widened by a `cast` node | f64              |
+/// | matmul (one operand f32)             | widened per block of rows | f64             |
+/// | cast                                 | to/from f64, i64, bool | the requested dtype |
+/// | observed data of a distribution      | checked in place, read as f64 | f64 logp  |
+///
+/// Gradients are f64 only: `grad` refuses an f32 `wrt`, and every path through an f32 value is
+/// disconnected. An op that does not take f32 says so when the graph is built, naming the op,
+/// the input and the dtype (`sum_to: input 1/2 has dtype f32, expected f64 or i64`).
 enum class DType : std::uint8_t {
   f64,      ///< IEEE double
   i64,      ///< signed 64-bit integer
