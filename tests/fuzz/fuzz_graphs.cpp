@@ -2,7 +2,8 @@
 //
 // For each seed, a small random graph (elementwise chains with broadcasting over inputs of rank
 // 0-3 with static and unknown dimensions, reductions, sum_to, where, matmul, slice/take,
-// reshape/transpose) is compiled four ways: fusion and rewrites on, each alone, and neither
+// reshape/transpose; some inputs are f32 data, read as f64 by the arithmetic ops and kept f32 by
+// slice, take, transpose and reshape) is compiled four ways: fusion and rewrites on, each alone, and neither
 // (the reference). Every function is called on several shapes in turn (shapes change between
 // calls, some calls must throw), and the fuzzer checks:
 // - values agree with the reference to 1e-12 times a magnitude bound (below), or all throw the
@@ -86,7 +87,7 @@ class Graph {
     const int base_rank = random_.below(4);
     for (int axis = 0; axis < base_rank; ++axis) base_.push_back(new_symbol());
     const int inputs = 1 + random_.below(4);
-    for (int i = 0; i < inputs; ++i) pool_.push_back(new_input(sub_shape(base_)));
+    for (int i = 0; i < inputs; ++i) pool_.push_back(new_input(sub_shape(base_), random_.chance(0.25) ? DType::f32 : DType::f64));
     if (random_.chance(0.3)) pool_.push_back(new_constant(sub_shape(base_)));  // constant subgraphs, for folding
     const int steps = 3 + random_.below(22);
     for (int step = 0; step < steps; ++step) pool_.push_back(grow());
@@ -128,6 +129,7 @@ class Graph {
       Array value = Array::empty(input.variable.dtype(), shape);
       for (std::int64_t k = 0; k < total; ++k) {
         if (input.variable.dtype() == DType::f64) value.data<double>()[k] = random.between(-1.5, 1.5);
+        else if (input.variable.dtype() == DType::f32) value.data<float>()[k] = static_cast<float>(random.between(-1.5, 1.5));
         else value.data<std::int64_t>()[k] = random.below(3);
       }
       result.push_back(std::move(value));
@@ -206,6 +208,8 @@ class Graph {
       if (input.variable == variable && input.variable.dtype() == DType::f64) return &input;
     return nullptr;
   }
+  /// `x` read as f64 (sum_to, a gradient partner, does not take f32 data).
+  static Variable as_f64(const Variable& x) { return x.dtype() == DType::f32 ? cast(x, DType::f64) : x; }
   /// A positive value made from `x`, so log, sqrt, pow and division stay in their domains.
   Variable positive(const Variable& x) {
     switch (random_.below(4)) {
@@ -292,15 +296,17 @@ class Graph {
         const Pooled& like = pick();
         if (like.symbols.size() <= a.symbols.size() && broadcasts(like.symbols, a.symbols) &&
             broadcast(like.symbols, a.symbols) == a.symbols)
-          return {sum_to(a.variable, like.variable), like.symbols};
+          return {sum_to(as_f64(a.variable), like.variable), like.symbols};
       }
       if (inputs.size() >= 6) return {sum(a.variable), {}};
-      const Pooled like = new_input(sub_shape(a.symbols), random_.chance(0.3) ? DType::i64 : DType::f64);
+      const int kind = random_.below(10);
+      const Pooled like = new_input(sub_shape(a.symbols), kind < 3 ? DType::i64 : kind < 5 ? DType::f32 : DType::f64);
       return {sum_to(a.variable * 2.0, like.variable), like.symbols};
     }
     if (choice < 93 && rank >= 1 && rank <= 2 && inputs.size() < 6) {  // matmul by a new matrix
       const int columns = random_.chance(0.5) && !base_.empty() ? base_.back() : new_symbol();
-      const Pooled w = new_input({a.symbols.back(), columns});
+      // f32 on either side (not both): the op widens the f32 operand block by block.
+      const Pooled w = new_input({a.symbols.back(), columns}, a.variable.dtype() != DType::f32 && random_.chance(0.3) ? DType::f32 : DType::f64);
       std::vector<int> shape = a.symbols;
       shape.back() = columns;
       return {matmul(a.variable, w.variable), shape};
@@ -396,7 +402,7 @@ struct Config {
 /// One graph, checked on several calls; throws Failure.
 /// What the fuzzer tried, for its summary line.
 struct Tally {
-  std::size_t graphs = 0, calls = 0, throwing_calls = 0, fused_graphs = 0, sibling_graphs = 0;
+  std::size_t graphs = 0, calls = 0, throwing_calls = 0, fused_graphs = 0, sibling_graphs = 0, f32_graphs = 0, f32_matmul_graphs = 0;
 };
 
 void check_graph(const Graph& graph, std::uint64_t seed, bool verbose, Tally& tally) {
@@ -438,6 +444,13 @@ void check_graph(const Graph& graph, std::uint64_t seed, bool verbose, Tally& ta
       fused = fused || node->op().name() == "fused";
       siblings = siblings || (node->op().name() == "fused" && node->num_outputs() > 1);
     }
+  bool single = false, single_matmul = false;
+  for (const Variable& x : inputs) single = single || x.dtype() == DType::f32;
+  for (const ApplyNode* node : backward[0].schedule())
+    if (node->op().name() == "matmul")
+      for (const Variable& x : node->inputs()) single_matmul = single_matmul || x.dtype() == DType::f32;
+  tally.f32_graphs += single;
+  tally.f32_matmul_graphs += single_matmul;
   tally.fused_graphs += fused;
   tally.sibling_graphs += siblings;
 
@@ -601,7 +614,8 @@ int main(int argc, char** argv) {
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "fuzz_graphs: seeds " << begin << ".." << begin + tally.graphs << ", " << tally.graphs << " graphs (" << tally.fused_graphs
-            << " with fused loops, " << tally.sibling_graphs << " with sibling loops), " << tally.calls << " calls (" << tally.throwing_calls
+            << " with fused loops, " << tally.sibling_graphs << " with sibling loops, " << tally.f32_graphs << " with f32 inputs, "
+            << tally.f32_matmul_graphs << " with an f32 matmul operand), " << tally.calls << " calls (" << tally.throwing_calls
             << " inputs that throw), " << elapsed << " s, no failure\n";
   return 0;
 }

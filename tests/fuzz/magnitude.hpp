@@ -8,7 +8,8 @@
 /// first-order propagation of its inputs' errors). Any evaluation order then computes f to
 /// within a few ulps (times the number of terms summed) of m(f). Linear ops with nonnegative
 /// coefficients (sum, mean, sum_to, unreduce, broadcast_like, slice, take, reshape, transpose,
-/// matmul, inc_slice, scatter_add, concatenate) are applied to the bounds themselves.
+/// matmul, inc_slice, scatter_add, concatenate) are applied to the bounds themselves. An f32
+/// value (data) is exact as stored: its bound is its absolute value.
 #pragma once
 
 #include <string>
@@ -25,7 +26,9 @@ using namespace symbatch;
 /// @throws std::invalid_argument for an op without a rule (a new op: add its rule here).
 inline std::vector<Variable> magnitudes(std::span<const Variable> roots) {
   std::unordered_map<const VariableNode*, Variable> bound;
-  const auto m = [&](const Variable& x) { return x.dtype() == DType::f64 ? bound.at(x.get()) : x; };
+  // f32 values are data (inputs, or exact copies of them: slices, gathers, transposes): their
+  // bound is their absolute value, read as f64.
+  const auto m = [&](const Variable& x) { return x.dtype() == DType::f64 ? bound.at(x.get()) : x.dtype() == DType::f32 ? abs(x) : x; };
   for (const Variable& variable : ancestors(roots)) {
     if (variable.dtype() != DType::f64) continue;
     if (!variable.owner()) {
@@ -40,7 +43,7 @@ inline std::vector<Variable> magnitudes(std::span<const Variable> roots) {
     const auto a = [&](std::size_t i) { return in[i]; };
     const auto ma = [&](std::size_t i) { return m(in[i]); };
     bool has_f64_input = false;
-    for (const Variable& input : in) has_f64_input = has_f64_input || input.dtype() == DType::f64;
+    for (const Variable& input : in) has_f64_input = has_f64_input || is_floating(input.dtype());
     Variable result;
     if (!has_f64_input) {
       result = size;  // from integers or booleans: exact
@@ -97,7 +100,7 @@ inline std::vector<Variable> magnitudes(std::span<const Variable> roots) {
     bound[variable.get()] = result;
   }
   std::vector<Variable> result;
-  for (const Variable& root : roots) result.push_back(bound.at(root.get()));
+  for (const Variable& root : roots) result.push_back(m(root));
   return result;
 }
 

@@ -90,21 +90,23 @@ TEST_CASE("load_npy: int32 files are widened to i64", "[io][npy]") {
   CHECK(widened.to_vector<std::int64_t>() == std::vector<std::int64_t>{-2147483648LL, -1, 0, 7, 2147483647LL});
 }
 
-TEST_CASE("load_npy: float32 files are refused unless NpyOptions asks for a float64 copy", "[io][npy]") {
+TEST_CASE("load_npy and map_npy: float32 files are f32 arrays, or f64 copies when NpyOptions asks", "[io][npy]") {
   const std::string path = fixture("f4_vector.npy");
-  CHECK_THROWS_WITH(load_npy(path), message("load_npy", path,
-                                            "float32 data ('<f4'): symbatch does not store float32 arrays yet; pass "
-                                            "NpyOptions{.convert_f32_to_f64 = true} to read them as float64, or convert the file in "
-                                            "NumPy: np.save(path, a.astype('<f8'))"));
-  CHECK_THROWS_AS(load_npy(path), std::invalid_argument);
+  // 0.1 rounded to float32 is 13421773 / 2^27 exactly.
+  const std::vector<double> expected{0.5, -1.25, 13421773.0 / 134217728.0};
+  const Array loaded = load_npy(path);
+  CHECK(loaded.dtype() == DType::f32);
+  CHECK_FALSE(loaded.borrowed());
+  CHECK(loaded.to_vector() == expected);
   const Array converted = load_npy(path, {.convert_f32_to_f64 = true});
   CHECK(converted.dtype() == DType::f64);
-  // 0.1 rounded to float32 is 13421773 / 2^27 exactly.
-  CHECK(converted.to_vector() == std::vector<double>{0.5, -1.25, 13421773.0 / 134217728.0});
-  CHECK_THROWS_WITH(map_npy(path), message("map_npy", path,
-                                           "float32 data ('<f4'): symbatch does not store float32 arrays yet; use "
-                                           "load_npy(path, {.convert_f32_to_f64 = true}) for a float64 copy, or convert the file in "
-                                           "NumPy: np.save(path, a.astype('<f8'))"));
+  CHECK(converted.to_vector() == expected);
+  const Array mapped = map_npy(path);
+  CHECK(mapped.dtype() == DType::f32);
+  CHECK(mapped.borrowed());  // a view of the mapping: no copy
+  CHECK(mapped.shape() == Shape{3});
+  CHECK(mapped.to_vector() == expected);
+  CHECK(std::vector<float>(mapped.data<float>(), mapped.data<float>() + 3) == std::vector<float>{0.5f, -1.25f, 0.1f});
 }
 
 TEST_CASE("load_npy and map_npy: rank-0 and zero-row arrays", "[io][npy]") {
@@ -166,12 +168,12 @@ TEST_CASE("load_npy and map_npy: files NumPy wrote that symbatch does not read a
                                              "convert the file in NumPy: np.save(path, np.ascontiguousarray(a))"));
     const std::string int8 = fixture("i1_vector.npy");
     CHECK_THROWS_WITH(read(int8), message(function, int8,
-                                          "unsupported dtype '|i1' (int8); symbatch reads float64, int64, int32 (widened to "
-                                          "int64) and bool"));
+                                          "unsupported dtype '|i1' (int8); symbatch reads float64, float32, int64, int32 "
+                                          "(widened to int64) and bool"));
     const std::string structured = fixture("structured.npy");
     CHECK_THROWS_WITH(read(structured), message(function, structured,
                                                 "unsupported dtype: a structured dtype (a list of fields); symbatch reads "
-                                                "float64, int64, int32 (widened to int64) and bool"));
+                                                "float64, float32, int64, int32 (widened to int64) and bool"));
     CHECK_THROWS_AS(read(big), std::invalid_argument);
   }
   const std::string int32 = fixture("i4_vector.npy");
@@ -257,6 +259,7 @@ TEST_CASE("save_npy: what it writes reads back with its dtype, shape and values"
       Array::scalar(-4.0),
       Array::zeros(DType::f64, Shape{0, 3}),
       Array::arange(64).reshaped(Shape{2, 1, 2, 2, 4, 2}),
+      Array::from(std::vector<float>{0.1f, -3.5f, 1e-40f, std::numeric_limits<float>::infinity()}, Shape{2, 2}),
   };
   for (const Array& array : arrays) {
     save_npy(path, array);
@@ -278,7 +281,7 @@ TEST_CASE("save_npy: what it writes reads back with its dtype, shape and values"
 
 TEST_CASE("save_npy: writes the same bytes as NumPy", "[io][npy][save]") {
   TemporaryDirectory directory("npy_same_bytes");
-  for (const char* name : {"f8_2x3.npy", "i8_vector.npy", "bool_vector.npy", "f8_scalar.npy", "f8_0x3.npy"}) {
+  for (const char* name : {"f8_2x3.npy", "i8_vector.npy", "bool_vector.npy", "f8_scalar.npy", "f8_0x3.npy", "f4_vector.npy"}) {
     const std::string path = directory.file(name);
     save_npy(path, load_npy(fixture(name)));
     CHECK(read_bytes(path) == read_bytes(fixture(name)));
@@ -313,7 +316,7 @@ TEST_CASE("save_npy: errors name the file and the reason", "[io][npy][save][erro
   TemporaryDirectory directory("npy_save_errors");
   const Array values = Array::from({1.0, 2.0});
   CHECK_THROWS_WITH(save_npy(directory.file("rng.npy"), Array::zeros(DType::rng, Shape{})),
-                    "save_npy: array has dtype rng, which an .npy file cannot hold (f64, i64 and bool can be saved)");
+                    "save_npy: array has dtype rng, which an .npy file cannot hold (f64, i64, bool and f32 can be saved)");
   CHECK_THROWS_WITH(save_npy(directory.file("none.npy"), Array()),
                     "save_npy: array has no buffer (a default-constructed Array holds no elements)");
   const std::string no_directory = directory.file("missing/x.npy");

@@ -73,7 +73,7 @@ TEST_CASE("matmul: construction errors name the input, its shape and what was ex
   CHECK_THROWS_WITH(matmul(a, input("m", DType::f64, {4, 2})), "matmul: input 2/2 has shape (4, 2), expected (3, 2)");
   CHECK_THROWS_WITH(matmul(a, input("s", DType::f64, {})), "matmul: input 2/2 has shape (), expected a vector or a matrix");
   CHECK_THROWS_WITH(make_apply<MatMul>({input("i", DType::i64, {3}), input("v", DType::f64, {3})}),
-                    "matmul: input 1/2 has dtype i64, expected f64");
+                    "matmul: input 1/2 has dtype i64, expected f64 or f32");
 }
 
 TEST_CASE("matmul: gradients match finite differences for every shape combination", "[ops][blas][grad]") {

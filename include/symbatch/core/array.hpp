@@ -45,7 +45,7 @@ class Buffer {
 
 }  // namespace detail
 
-/// @brief An n-d array of `f64`, `i64`, `bool` or `rng` elements in C (row-major) order.
+/// @brief An n-d array of `f64`, `i64`, `bool`, `rng` or `f32` elements in C (row-major) order.
 ///
 /// The elements live in a shared, reference-counted buffer; the array holds a pointer to it, an
 /// offset (in elements) and a shape. Copying an `Array` copies the reference, not the elements,
@@ -181,6 +181,7 @@ class Array {
       case DType::f64: return static_cast<T>(reinterpret_cast<const double*>(raw_data())[index]);
       case DType::i64: return static_cast<T>(reinterpret_cast<const std::int64_t*>(raw_data())[index]);
       case DType::boolean: return static_cast<T>(reinterpret_cast<const bool*>(raw_data())[index]);
+      case DType::f32: return static_cast<T>(reinterpret_cast<const float*>(raw_data())[index]);
       case DType::rng: break;
     }
     throw_invalid("Array::flat", "rng arrays hold no numbers");

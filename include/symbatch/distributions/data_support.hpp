@@ -15,7 +15,8 @@
 /// place after it was checked is not checked again. For a minibatch view the whole array it
 /// selects from is checked (every row of it is data of the term), once, and the row named is
 /// the row of that array. Data computed by other ops (whose buffers are reused with new contents)
-/// are checked on every call.
+/// are checked on every call. Data of dtype f32 (storage only, e.g. a mapped float32 file) are
+/// checked in place, each value widened to double, and a distribution reads them as f64.
 #pragma once
 
 #include <cmath>
@@ -111,7 +112,8 @@ class CheckObservedData final : public Op {
       case DType::f64: check_elements(values, values.data<double>()); break;
       case DType::i64: check_elements(values, values.data<std::int64_t>()); break;
       case DType::boolean: check_elements(values, values.data<bool>()); break;
-      default: break;
+      case DType::f32: check_elements(values, values.data<float>()); break;
+      case DType::rng: break;
     }
   }
 
@@ -124,7 +126,7 @@ class CheckObservedData final : public Op {
   }
   template <class T>
   [[noreturn]] void fail(const Array& values, std::int64_t index, T value) const {
-    const std::string shown = std::is_same_v<T, double> ? format_number(static_cast<double>(value)) : std::to_string(static_cast<std::int64_t>(value));
+    const std::string shown = std::is_floating_point_v<T> ? format_number(static_cast<double>(value)) : std::to_string(static_cast<std::int64_t>(value));
     std::string where;
     if (values.rank() >= 1) where = " at row " + std::to_string(index / (values.size() / values.shape()[0]));
     throw_domain("Model::observed", "the data of '", observed_, "' hold ", shown, where, ", outside the support of ", distribution_, " (",

@@ -12,11 +12,12 @@
 /// | `<i8` int64       | i64                             | i64, zero-copy             |
 /// | `\|b1` bool       | bool (each byte checked 0 or 1) | bool, zero-copy (checked)  |
 /// | `<i4` int32       | i64, widened on load            | refused (no zero-copy view)|
-/// | `<f4` float32     | refused, or f64 with `NpyOptions::convert_f32_to_f64` | refused |
+/// | `<f4` float32     | f32, or f64 with `NpyOptions::convert_f32_to_f64` | f32, zero-copy |
 ///
-/// symbatch does not store float32 arrays yet; when it does, `map_npy` will view f32 files in
-/// place. Everything else (big-endian, Fortran order, other dtypes, structured dtypes) is refused
-/// with a message saying how to convert the file in NumPy.
+/// f32 is a storage dtype: ops read f32 data as f64 (see `core/dtype.hpp`), so a model over a
+/// mapped float32 file needs no converted copy and reads half the bytes. Everything else
+/// (big-endian, Fortran order, other dtypes, structured dtypes) is refused with a message saying
+/// how to convert the file in NumPy.
 ///
 /// **Mapped files.** `map_npy` maps the file read-only and returns an array that borrows the
 /// mapping: slices and minibatch windows of it are views into the file's pages, and the mapping
@@ -54,7 +55,7 @@ static_assert(std::endian::native == std::endian::little, "symbatch reads and wr
 /// @brief Options of `load_npy`.
 struct NpyOptions {
   /// Read a float32 file as float64 (a converted copy in memory). Without it a float32 file is
-  /// refused: symbatch does not store float32 arrays yet.
+  /// read as an f32 array (storage only: ops read it as f64).
   bool convert_f32_to_f64 = false;
 };
 
@@ -66,8 +67,8 @@ inline std::optional<DType> npy_direct_dtype(NpyElement element) {
     case NpyElement::float64: return DType::f64;
     case NpyElement::int64: return DType::i64;
     case NpyElement::boolean: return DType::boolean;
-    case NpyElement::int32:
-    case NpyElement::float32: break;
+    case NpyElement::float32: return DType::f32;
+    case NpyElement::int32: break;
   }
   return std::nullopt;
 }
@@ -112,7 +113,8 @@ inline bool write_all(int descriptor, const std::byte* data, std::size_t bytes) 
 }  // namespace detail
 
 /// @brief Reads an `.npy` file into a new array of its own (see the file comment for the dtypes:
-/// int32 files are widened to i64, float32 files need `NpyOptions::convert_f32_to_f64`).
+/// int32 files are widened to i64, float32 files are read as f32, or as f64 with
+/// `NpyOptions::convert_f32_to_f64`).
 /// @throws std::invalid_argument naming the file when it cannot be opened (with the system's
 /// reason), is not an `.npy` file, has a truncated or malformed header, truncated data, a header
 /// whose shape does not match the file's size, big-endian data, Fortran order, or a dtype
@@ -122,18 +124,15 @@ inline Array load_npy(const std::string& path, NpyOptions options = {}) {
   const detail::InputFile file(path, function);
   const auto read_at = [&](std::uint64_t offset, std::byte* target, std::size_t bytes) { file.read_at(offset, target, bytes, function); };
   const detail::NpyHeader header = detail::read_npy_header(file.size(), path, function, read_at);
+  if (header.element == detail::NpyElement::float32 && options.convert_f32_to_f64)
+    return detail::load_npy_converted<float, double>(file, header, function);
   if (const auto dtype = detail::npy_direct_dtype(header.element)) {
     Array result = Array::empty(*dtype, header.shape);
     read_at(header.data_offset, result.raw_data(), static_cast<std::size_t>(header.data_bytes));
     if (*dtype == DType::boolean) detail::check_npy_bools(result.raw_data(), header.data_bytes, function, path);
     return result;
   }
-  if (header.element == detail::NpyElement::int32) return detail::load_npy_converted<std::int32_t, std::int64_t>(file, header, function);
-  if (!options.convert_f32_to_f64)
-    throw_invalid(function, path, ": float32 data ('", header.descr, "'): symbatch does not store float32 arrays yet; ",
-                  "pass NpyOptions{.convert_f32_to_f64 = true} to read them as float64, or convert the file in NumPy: ",
-                  "np.save(path, a.astype('<f8'))");
-  return detail::load_npy_converted<float, double>(file, header, function);
+  return detail::load_npy_converted<std::int32_t, std::int64_t>(file, header, function);  // the only other element type
 }
 
 /// @brief Maps an `.npy` file read-only and returns an array that views it in place (zero
@@ -141,9 +140,10 @@ inline Array load_npy(const std::string& path, NpyOptions options = {}) {
 /// to check that every byte is 0 or 1.
 ///
 /// @warning If the file is truncated while mapped, touching the lost pages raises SIGBUS.
-/// @throws std::invalid_argument for everything `load_npy` refuses, and for int32 and float32
-/// files (they cannot be viewed as i64 or f64 without a copy: use `load_npy`), or data that do
-/// not start at a multiple of the element size.
+/// A float32 file gives an f32 array viewing the mapping (ops read it as f64).
+/// @throws std::invalid_argument for everything `load_npy` refuses, and for int32 files (they
+/// cannot be viewed as i64 without a copy: use `load_npy`), or data that do not start at a
+/// multiple of the element size.
 inline Array map_npy(const std::string& path) {
   constexpr std::string_view function = "map_npy";
   const auto mapping = detail::MappedFile::open(path, function);
@@ -152,13 +152,9 @@ inline Array map_npy(const std::string& path) {
   };
   const detail::NpyHeader header = detail::read_npy_header(mapping->size(), path, function, read_at);
   const auto dtype = detail::npy_direct_dtype(header.element);
-  if (header.element == detail::NpyElement::int32)
+  if (!dtype)  // int32, the only element type without a direct dtype
     throw_invalid(function, path, ": int32 data ('", header.descr, "') cannot be viewed in place, because symbatch stores integers as ",
                   "int64: use load_npy, which widens them, or convert the file in NumPy: np.save(path, a.astype('<i8'))");
-  if (!dtype)
-    throw_invalid(function, path, ": float32 data ('", header.descr, "'): symbatch does not store float32 arrays yet; use ",
-                  "load_npy(path, {.convert_f32_to_f64 = true}) for a float64 copy, or convert the file in NumPy: ",
-                  "np.save(path, a.astype('<f8'))");
   if (header.data_offset % header.item_size != 0)
     throw_invalid(function, path, ": the data start at byte ", header.data_offset, ", not a multiple of the ", header.item_size,
                   "-byte element size, so they cannot be viewed in place; use load_npy");
@@ -167,7 +163,7 @@ inline Array map_npy(const std::string& path) {
   return Array::borrow(*dtype, header.shape, data, mapping);
 }
 
-/// @brief Writes `array` (f64, i64 or bool) as an `.npy` file, format 1.0, C order, with the
+/// @brief Writes `array` (f64, i64, bool or f32) as an `.npy` file, format 1.0, C order, with the
 /// bytes NumPy itself writes. The file is written under a temporary name next to `path` and then
 /// renamed over it, so a reader never sees half a file and an existing mapping of `path` keeps
 /// its old contents.
@@ -181,7 +177,8 @@ inline void save_npy(const std::string& path, const Array& array) {
     case DType::f64: descr = "<f8"; break;
     case DType::i64: descr = "<i8"; break;
     case DType::boolean: descr = "|b1"; break;
-    case DType::rng: throw_invalid(function, "array has dtype rng, which an .npy file cannot hold (f64, i64 and bool can be saved)");
+    case DType::f32: descr = "<f4"; break;
+    case DType::rng: throw_invalid(function, "array has dtype rng, which an .npy file cannot hold (f64, i64, bool and f32 can be saved)");
   }
   if (!array.has_buffer()) throw_invalid(function, "array has no buffer (a default-constructed Array holds no elements)");
   const std::string header = detail::npy_preamble_and_header(descr, array.shape());

@@ -137,7 +137,7 @@ inline std::string numpy_type_name(std::string_view code) {
 }
 
 [[noreturn]] inline void throw_unsupported_dtype(std::string_view function, const std::string& path, std::string_view descr, std::string_view name) {
-  throw_invalid(function, path, ": unsupported dtype '", descr, "' (", name, "); symbatch reads float64, int64, int32 (widened to int64) and bool");
+  throw_invalid(function, path, ": unsupported dtype '", descr, "' (", name, "); symbatch reads float64, float32, int64, int32 (widened to int64) and bool");
 }
 
 /// The element type of a dtype string such as `<f8` and its size in bytes.
@@ -199,8 +199,8 @@ NpyHeader read_npy_header(std::uint64_t file_size, const std::string& path, std:
     const std::string key = reader.expect_string();
     reader.expect(':');
     if (key == "descr" && reader.peek() == '[')
-      throw_invalid(function, path, ": unsupported dtype: a structured dtype (a list of fields); symbatch reads float64, int64, ",
-                    "int32 (widened to int64) and bool");
+      throw_invalid(function, path, ": unsupported dtype: a structured dtype (a list of fields); symbatch reads float64, float32, ",
+                    "int64, int32 (widened to int64) and bool");
     if (key == "descr") header.descr = reader.expect_string(), seen_descr = true;
     else if (key == "fortran_order") fortran_order = reader.expect_bool(), seen_order = true;
     else if (key == "shape") header.shape = reader.expect_shape(), seen_shape = true;

@@ -15,6 +15,12 @@ namespace symbatch {
 /// Shapes follow NumPy's `matmul` for ranks 1 and 2: `(n,k)@(k,m) -> (n,m)`,
 /// `(n,k)@(k,) -> (n,)`, `(k,)@(k,m) -> (m,)`, `(k,)@(k,) -> ()`. Evaluated with Eigen on
 /// row-major maps of the inputs (no copies), into a buffer reused between calls.
+///
+/// Either input (not both) may be `f32` data; the result is then still `f64`, computed in double:
+/// the f32 operand is widened one block of rows at a time into a small buffer reused between
+/// calls (`Scratch`), so no converted copy of the data is ever made. The gradient with respect
+/// to an f32 input is disconnected (data are not differentiated); the other input's gradient is
+/// a product with the f32 input, computed the same way.
 class MatMul final : public Op {
  public:
   MatMul(bool transpose_a = false, bool transpose_b = false) : transpose_a_(transpose_a), transpose_b_(transpose_b) {}
@@ -30,8 +36,10 @@ class MatMul final : public Op {
   std::vector<Type> output_types(std::span<const Variable> inputs) const override {
     if (inputs.size() != 2) throw_invalid(name(), "expected 2 inputs, got ", inputs.size());
     for (std::size_t i = 0; i < 2; ++i) {
-      if (inputs[i].dtype() != DType::f64)
-        throw_invalid(name(), "input ", i + 1, "/2 has dtype ", dtype_name(inputs[i].dtype()), ", expected f64");
+      if (inputs[i].dtype() != DType::f64 && inputs[i].dtype() != DType::f32)
+        throw_invalid(name(), "input ", i + 1, "/2 has dtype ", dtype_name(inputs[i].dtype()), ", expected f64 or f32");
+      if (i == 1 && inputs[0].dtype() == DType::f32 && inputs[1].dtype() == DType::f32)
+        throw_invalid(name(), "input 2/2 has dtype f32 and so has input 1/2, expected f64 for at least one of them");
       if (inputs[i].rank() < 1 || inputs[i].rank() > 2)
         throw_invalid(name(), "input ", i + 1, "/2 has shape ", inputs[i].type().shape_str(), ", expected a vector or a matrix");
     }
@@ -51,11 +59,15 @@ class MatMul final : public Op {
     return {Type{DType::f64, out}};
   }
 
-  void perform(InputValues in, OutputValues out, Scratch&) const override {
+  void perform(InputValues in, OutputValues out, Scratch& scratch) const override {
     const Array& a = *in[0];
     const Array& b = *in[1];
     using Map = Eigen::Map<const RowMatrix<double>>;
     const bool a_matrix = a.rank() == 2, b_matrix = b.rank() == 2;
+    if (a.dtype() == DType::f32 || b.dtype() == DType::f32) {
+      perform_single(a, b, *out[0], scratch);
+      return;
+    }
     // Each operand as a row-major matrix: a vector a is a row (1 x k), a vector b a column (k x 1).
     const Eigen::Index a_rows = a_matrix ? a.shape()[0] : 1, a_cols = a_matrix ? a.shape()[1] : a.shape()[0];
     const Eigen::Index b_rows = b_matrix ? b.shape()[0] : b.shape()[0], b_cols = b_matrix ? b.shape()[1] : 1;
@@ -99,6 +111,59 @@ class MatMul final : public Op {
 
 
  private:
+  /// Rows of an f32 operand widened per block: about 32 KiB of doubles, so a block stays in L1/L2.
+  static Eigen::Index block_rows(Eigen::Index columns) { return std::max<Eigen::Index>(1, 4096 / std::max<Eigen::Index>(1, columns)); }
+
+  /// `op(a) @ op(b)` when one operand is f32: each block of its rows is widened to double in
+  /// `scratch` and multiplied; the result rows (or the accumulated sum over the contracted
+  /// rows) are written to an f64 result.
+  void perform_single(const Array& a, const Array& b, Array& result, Scratch& scratch) const {
+    const bool a_matrix = a.rank() == 2, b_matrix = b.rank() == 2;
+    const bool ta = transpose_a_ && a_matrix, tb = transpose_b_ && b_matrix;
+    const Eigen::Index a_rows = a_matrix ? a.shape()[0] : 1, a_cols = a_matrix ? a.shape()[1] : a.shape()[0];
+    const Eigen::Index b_rows = b.shape()[0], b_cols = b_matrix ? b.shape()[1] : 1;
+    const Eigen::Index k_a = ta ? a_rows : a_cols, k_b = tb ? b_cols : b_rows;
+    if (k_a != k_b)
+      throw_invalid(name(), "shapes ", a.shape().str(), " and ", b.shape().str(), " do not align (", k_a, " != ", k_b, ")");
+    const Eigen::Index n = ta ? a_cols : a_rows, m = tb ? b_rows : b_cols;
+    Shape shape;
+    if (a_matrix) shape.push_back(n);
+    if (b_matrix) shape.push_back(m);
+    result.ensure(DType::f64, shape);
+    Eigen::Map<RowMatrix<double>> target(result.data<double>(), n, m);
+    if (scratch.arrays.empty()) scratch.arrays.resize(1);
+    Array& block = scratch.arrays[0];
+    const bool a_single = a.dtype() == DType::f32;
+    const Array& single = a_single ? a : b;
+    const Eigen::Index rows = a_single ? a_rows : b_rows, cols = a_single ? a_cols : b_cols;
+    const Eigen::Index step = block_rows(cols);
+    if (!block.unique() || block.dtype() != DType::f64 || block.size() < step * cols) block.ensure(DType::f64, Shape{step * cols});
+    const Eigen::Map<const RowMatrix<float>> source(single.data<float>(), rows, cols);
+    const Eigen::Map<const RowMatrix<double>> other(a_single ? b.data<double>() : a.data<double>(), a_single ? b_rows : a_rows,
+                                                   a_single ? b_cols : a_cols);
+    // Products whose every block contributes to a sum over the contracted rows start from zero.
+    const bool accumulates = a_single ? ta : !tb;
+    if (accumulates) target.setZero();
+    for (Eigen::Index start = 0; start < rows; start += step) {
+      const Eigen::Index count = std::min(step, rows - start);
+      Eigen::Map<RowMatrix<double>> widened(block.data<double>(), count, cols);
+      widened = source.middleRows(start, count).cast<double>();
+      if (a_single && !ta) {  // rows of op(a) are rows of the result
+        if (tb) target.middleRows(start, count).noalias() = widened * other.transpose();
+        else target.middleRows(start, count).noalias() = widened * other;
+      } else if (a_single) {  // a^T: rows of a are contracted
+        if (tb) target.noalias() += widened.transpose() * other.transpose().middleRows(start, count);
+        else target.noalias() += widened.transpose() * other.middleRows(start, count);
+      } else if (tb) {  // op(b) = b^T: rows of b are columns of the result
+        if (ta) target.middleCols(start, count).noalias() = other.transpose() * widened.transpose();
+        else target.middleCols(start, count).noalias() = other * widened.transpose();
+      } else {  // rows of b are contracted
+        if (ta) target.noalias() += other.transpose().middleCols(start, count) * widened;
+        else target.noalias() += other.middleCols(start, count) * widened;
+      }
+    }
+  }
+
   static std::vector<std::int64_t> oriented(std::vector<std::int64_t> shape, bool transpose) {
     if (transpose && shape.size() == 2) std::swap(shape[0], shape[1]);
     return shape;
@@ -106,11 +171,15 @@ class MatMul final : public Op {
   bool transpose_a_, transpose_b_;
 };
 
-/// @brief NumPy `matmul` of f64 vectors and matrices (see `MatMul`).
+/// @brief NumPy `matmul` of vectors and matrices (see `MatMul`); the result is f64. Integer
+/// and bool inputs are converted to f64; an f32 input is read in place, block by block (when
+/// both are f32, the second is converted to f64).
 inline Variable matmul(const Variable& a, const Variable& b) {
   detail::check_not_null("matmul", a, 1, 2);
   detail::check_not_null("matmul", b, 2, 2);
-  return make_apply<MatMul>({cast(a, DType::f64), cast(b, DType::f64)});
+  const Variable left = a.dtype() == DType::f32 ? a : cast(a, DType::f64);
+  const Variable right = b.dtype() == DType::f32 && a.dtype() != DType::f32 ? b : cast(b, DType::f64);
+  return make_apply<MatMul>({left, right});
 }
 /// @brief `a^T @ b` for a matrix `a`, without copying the transpose.
 inline Variable matmul_transpose_a(const Variable& a, const Variable& b) { return make_apply<MatMul>({a, b}, true, false); }
@@ -151,22 +220,25 @@ inline std::vector<InputGrad> MatMul::grad(const ApplyNode& node, std::span<cons
   const Variable& b = node.input(1);
   const Variable& g = output_grads[0];
   const bool a_matrix = a.rank() == 2, b_matrix = b.rank() == 2;
+  // An f32 input is data: its gradient is disconnected, and an outer product reads it as f64.
+  const auto as_f64 = [](const Variable& x) { return x.dtype() == DType::f32 ? cast(x, DType::f64) : x; };
   Variable ga, gb;
   if (a_matrix && b_matrix) {
     // C = A' B' with A' = op(A), B' = op(B): dA' = G B'^T, dB' = A'^T G.
     ga = transpose_a_ ? make_apply<MatMul>({b, g}, transpose_b_, true) : make_apply<MatMul>({g, b}, false, !transpose_b_);
     gb = transpose_b_ ? make_apply<MatMul>({g, a}, true, transpose_a_) : make_apply<MatMul>({a, g}, !transpose_a_, false);
   } else if (a_matrix) {  // c = op(A) v: dA' = g v^T, dv = op(A)^T g
-    ga = transpose_a_ ? make_apply<detail::Outer>({b, g}) : make_apply<detail::Outer>({g, b});
+    ga = transpose_a_ ? make_apply<detail::Outer>({as_f64(b), g}) : make_apply<detail::Outer>({g, as_f64(b)});
     gb = make_apply<MatMul>({a, g}, !transpose_a_, false);
   } else if (b_matrix) {  // c = u op(B): du = op(B) g, dB' = u g^T
-    gb = transpose_b_ ? make_apply<detail::Outer>({g, a}) : make_apply<detail::Outer>({a, g});
+    gb = transpose_b_ ? make_apply<detail::Outer>({g, as_f64(a)}) : make_apply<detail::Outer>({as_f64(a), g});
     ga = make_apply<MatMul>({b, g}, transpose_b_, false);
   } else {  // c = u . v
     ga = mul(g, b);
     gb = mul(g, a);
   }
-  return {InputGrad::of(ga), InputGrad::of(gb)};
+  return {a.dtype() == DType::f64 ? InputGrad::of(ga) : InputGrad::disconnected(),
+          b.dtype() == DType::f64 ? InputGrad::of(gb) : InputGrad::disconnected()};
 }
 
 }  // namespace symbatch

@@ -144,6 +144,9 @@ class SumTo final : public Op {
     if (inputs.size() != 2) throw_invalid(name(), "expected 2 inputs, got ", inputs.size());
     if (inputs[1].rank() > inputs[0].rank())
       throw_invalid(name(), "input 2/2 has rank ", inputs[1].rank(), ", expected at most ", inputs[0].rank());
+    // A gradient partner: it sums gradients (f64) or counts (i64); f32 data are read as f64 by the
+    // arithmetic ops instead, so an f32 input here is a mistake, refused while building the graph.
+    if (inputs[0].dtype() == DType::f32) throw_invalid(name(), "input 1/2 has dtype f32, expected f64 or i64");
     return {Type{inputs[0].dtype(), inputs[1].type().shape}};
   }
   void perform(InputValues in, OutputValues out, Scratch&) const override {

@@ -32,6 +32,10 @@ inline const char* reduction_name(Reduction kind) {
 
 /// @brief Reduction of an `f64` (or, for sum and max, `i64`) array over one axis or all axes.
 ///
+/// `sum` and `mean` also read `f32` data in place: each element is widened to double and the
+/// total accumulated in double, so the result is `f64` (dtype rule: f32 in, f64 out) and no
+/// converted copy of the data is made.
+///
 /// `sum` and `mean` of an empty axis are 0 and NaN; `max` of an empty axis throws (as NumPy does); `logsumexp` is @f$ \log \sum_i e^{x_i} @f$
 /// computed with the maximum subtracted (so it does not overflow), `-inf` for an empty axis.
 class Reduce final : public Op {
@@ -49,20 +53,23 @@ class Reduce final : public Op {
     if (inputs.size() != 1) throw_invalid(name(), "expected 1 input, got ", inputs.size());
     const DType dtype = inputs[0].dtype();
     const bool integer_ok = kind_ == Reduction::sum || kind_ == Reduction::max;
-    if (!(dtype == DType::f64 || (integer_ok && dtype == DType::i64)))
-      throw_invalid(name(), "input 1/1 has dtype ", dtype_name(dtype), ", expected ", integer_ok ? "f64 or i64" : "f64");
+    const bool single_ok = kind_ == Reduction::sum || kind_ == Reduction::mean;
+    if (!(dtype == DType::f64 || (integer_ok && dtype == DType::i64) || (single_ok && dtype == DType::f32)))
+      throw_invalid(name(), "input 1/1 has dtype ", dtype_name(dtype), ", expected ",
+                    integer_ok && single_ok ? "f64, f32 or i64" : integer_ok ? "f64 or i64" : single_ok ? "f64 or f32" : "f64");
     const std::optional<int> axis = detail::resolve_axis(name(), axis_, inputs[0].rank());
     std::vector<std::int64_t> shape;
     if (axis)
       for (int i = 0; i < inputs[0].rank(); ++i)
         if (i != *axis) shape.push_back(inputs[0].type().shape[static_cast<std::size_t>(i)]);
-    return {Type{dtype, shape}};
+    return {Type{dtype == DType::f32 ? DType::f64 : dtype, shape}};
   }
 
   void perform(InputValues in, OutputValues out, Scratch&) const override {
     const Array& x = *in[0];
     const std::optional<int> axis = axis_ ? std::optional<int>(*axis_ < 0 ? *axis_ + x.rank() : *axis_) : std::nullopt;
     if (x.dtype() == DType::f64) run<double>(x, axis, *out[0]);
+    else if (x.dtype() == DType::f32) run_single(x, axis, *out[0]);
     else run<std::int64_t>(x, axis, *out[0]);
   }
 
@@ -88,6 +95,23 @@ class Reduce final : public Op {
       for (std::int64_t j = 0; j < inner; ++j) {
         const T* base = p + i * length * inner + j;
         o[i * inner + j] = reduce_strided<T>(base, length, inner);
+      }
+  }
+  /// Sum or mean of f32 data, each element widened to double and accumulated in double.
+  void run_single(const Array& x, std::optional<int> axis, Array& result) const {
+    const auto [outer, length, inner] = detail::split_axis(x.shape(), axis);
+    result.ensure(DType::f64, detail::reduced_shape(x.shape(), axis));
+    const float* p = x.data<float>();
+    double* o = result.data<double>();
+    const double divisor = kind_ == Reduction::mean ? static_cast<double>(length) : 1.0;
+    for (std::int64_t i = 0; i < outer; ++i)
+      for (std::int64_t j = 0; j < inner; ++j) {
+        double total = 0;
+        if (inner == 1) total = Eigen::Map<const Eigen::ArrayXf>(p + i * length, length).cast<double>().sum();
+        else
+          for (std::int64_t k = 0; k < length; ++k) total += static_cast<double>(p[(i * length + k) * inner + j]);
+        // The mean of nothing is NaN, as for f64 (0 / 0).
+        o[i * inner + j] = kind_ == Reduction::mean && length == 0 ? std::numeric_limits<double>::quiet_NaN() : total / divisor;
       }
   }
   template <class T>
@@ -206,16 +230,18 @@ class Unreduce final : public Op {
   bool mean_;
 };
 
-/// @brief Sum over `axis` (all axes when omitted). Bool inputs are summed as i64.
+/// @brief Sum over `axis` (all axes when omitted). Bool inputs are summed as i64; f32 inputs
+/// are summed in double, with an f64 result.
 inline Variable sum(const Variable& x, std::optional<int> axis = std::nullopt) {
   detail::check_not_null("sum", x, 1, 1);
   const Variable input = x.dtype() == DType::boolean ? cast(x, DType::i64) : x;
   return make_apply<Reduce>({input}, Reduction::sum, detail::resolve_axis("sum", axis, x.rank()));
 }
-/// @brief Mean over `axis` (all axes when omitted); integers are converted to f64.
+/// @brief Mean over `axis` (all axes when omitted); integers are converted to f64, f32 inputs
+/// are read in place and accumulated in double.
 inline Variable mean(const Variable& x, std::optional<int> axis = std::nullopt) {
   detail::check_not_null("mean", x, 1, 1);
-  return make_apply<Reduce>({cast(x, DType::f64)}, Reduction::mean, detail::resolve_axis("mean", axis, x.rank()));
+  return make_apply<Reduce>({x.dtype() == DType::f32 ? x : cast(x, DType::f64)}, Reduction::mean, detail::resolve_axis("mean", axis, x.rank()));
 }
 /// @brief @f$ \log \sum e^{x} @f$ over `axis` (all axes when omitted), computed stably.
 inline Variable logsumexp(const Variable& x, std::optional<int> axis = std::nullopt) {
@@ -223,10 +249,10 @@ inline Variable logsumexp(const Variable& x, std::optional<int> axis = std::null
   return make_apply<Reduce>({cast(x, DType::f64)}, Reduction::logsumexp, detail::resolve_axis("logsumexp", axis, x.rank()));
 }
 /// @brief Maximum over `axis` (all axes when omitted); NaN propagates. Gradient goes to every
-/// position equal to the maximum.
+/// position equal to the maximum. f32 inputs are converted to f64 (the maximum is exact).
 inline Variable max(const Variable& x, std::optional<int> axis = std::nullopt) {
   detail::check_not_null("max", x, 1, 1);
-  const Variable input = x.dtype() == DType::boolean ? cast(x, DType::i64) : x;
+  const Variable input = x.dtype() == DType::boolean ? cast(x, DType::i64) : x.dtype() == DType::f32 ? cast(x, DType::f64) : x;
   return make_apply<Reduce>({input}, Reduction::max, detail::resolve_axis("max", axis, x.rank()));
 }
 

@@ -68,6 +68,7 @@ class Transpose final : public Op {
       case DType::i64: run<std::int64_t>(*in[0], *out[0]); break;
       case DType::boolean: run<bool>(*in[0], *out[0]); break;
       case DType::rng: run<RngState>(*in[0], *out[0]); break;
+      case DType::f32: run<float>(*in[0], *out[0]); break;
     }
   }
 

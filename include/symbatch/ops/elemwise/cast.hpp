@@ -1,9 +1,10 @@
 /// @file cast.hpp
-/// @brief `cast(x, dtype)`: elementwise conversion between f64, i64 and bool.
+/// @brief `cast(x, dtype)`: elementwise conversion between f64, i64, bool and f32.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "symbatch/graph/apply.hpp"
 
@@ -14,10 +15,11 @@ namespace detail {
 /// Converts one element to `U`. A double converts to i64 only when it is finite and within
 /// i64's range (then it truncates toward zero, as NumPy's `astype`); otherwise the conversion
 /// would be undefined behaviour in C++, so it throws `std::domain_error`:
-/// `cast: element 3 is nan, which has no i64 value`.
+/// `cast: element 3 is nan, which has no i64 value`. A double converts to f32 by IEEE rounding
+/// to nearest (overflowing to +-inf beyond f32's range, as NumPy's `astype('f4')`).
 template <class U, class T>
 U convert_element(T value, std::int64_t index) {
-  if constexpr (std::is_same_v<U, std::int64_t> && std::is_same_v<T, double>) {
+  if constexpr (std::is_floating_point_v<T> && std::is_same_v<U, std::int64_t>) {
     // [-2^63, 2^63) is exactly the doubles whose truncation fits in i64.
     if (!(value >= -0x1p63 && value < 0x1p63))
       throw_domain("cast", "element ", index, " is ", format_number(value), ", which has no i64 value");
@@ -25,11 +27,14 @@ U convert_element(T value, std::int64_t index) {
   if constexpr (std::is_same_v<U, bool>) return value != T{0};
   else return static_cast<U>(value);
 }
+// IEEE arithmetic makes double -> float rounding (and overflow to infinity) well defined.
+static_assert(std::numeric_limits<float>::is_iec559 && std::numeric_limits<double>::is_iec559);
 
 }  // namespace detail
 
 /// @brief `cast(x, dtype)`: converts elements (f64 to i64 truncates toward zero, as NumPy's
-/// `astype`; anything to bool is `x != 0`). Gradient flows only from f64 to f64.
+/// `astype`; anything to bool is `x != 0`; f32 to f64 is exact). Gradient flows only from f64 to
+/// f64: a cast from or to f32 is disconnected (f32 arrays are data, never differentiated).
 class Cast final : public Op {
  public:
   explicit Cast(DType dtype) : dtype_(dtype) {}
@@ -55,7 +60,8 @@ class Cast final : public Op {
       case DType::f64: convert<double>(x, result.data<double>(), n); break;
       case DType::i64: convert<std::int64_t>(x, result.data<std::int64_t>(), n); break;
       case DType::boolean: convert<bool>(x, result.data<bool>(), n); break;
-      default: break;
+      case DType::f32: convert<float>(x, result.data<float>(), n); break;
+      case DType::rng: break;
     }
   }
   std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable> output_grads) const override {
@@ -71,7 +77,8 @@ class Cast final : public Op {
       case DType::f64: { const double* p = x.data<double>(); for (std::int64_t k = 0; k < n; ++k) out[k] = detail::convert_element<U>(p[k], k); break; }
       case DType::i64: { const std::int64_t* p = x.data<std::int64_t>(); for (std::int64_t k = 0; k < n; ++k) out[k] = detail::convert_element<U>(p[k], k); break; }
       case DType::boolean: { const bool* p = x.data<bool>(); for (std::int64_t k = 0; k < n; ++k) out[k] = detail::convert_element<U>(p[k], k); break; }
-      default: break;
+      case DType::f32: { const float* p = x.data<float>(); for (std::int64_t k = 0; k < n; ++k) out[k] = detail::convert_element<U>(p[k], k); break; }
+      case DType::rng: break;
     }
   }
   DType dtype_;

@@ -5,7 +5,11 @@
 ///
 /// Factories promote mixed dtypes the NumPy way before building the op (`i64 + f64` casts the
 /// integer to `f64`; bool arithmetic becomes `i64`; floating functions cast integers to `f64`),
-/// so every kernel sees inputs of one dtype. A null (default-constructed) input throws
+/// so every kernel sees inputs of one dtype. `f32` is storage only, and here symbatch departs
+/// from NumPy: an f32 operand is read as f64 (a `cast` node widens it exactly) and the result
+/// is f64 whatever the other operand (`f32 + f32`, `f32 + i64`, `exp(f32)` are all f64), so
+/// arithmetic never rounds to single precision. The `Elemwise` op itself refuses f32 inputs
+/// (`add: input 1/2 has dtype f32, expected f64 or i64`); only the factories widen them. A null (default-constructed) input throws
 /// `std::invalid_argument`: `add: input 1/2 is a null variable`.
 #pragma once
 
@@ -235,8 +239,9 @@ class Elemwise final : public Op, public ElemwiseKernel {
 
 namespace detail {
 
+/// The common dtype of two operands; any floating operand (f64, or f32 read as f64) gives f64.
 inline DType promote(DType a, DType b) {
-  if (a == DType::f64 || b == DType::f64) return DType::f64;
+  if (is_floating(a) || is_floating(b)) return DType::f64;
   if (a == DType::i64 || b == DType::i64) return DType::i64;
   return DType::boolean;
 }
@@ -261,7 +266,7 @@ template <class Fn>
 Variable unary(const Variable& x) {
   check_not_null(Fn::name, x, 1, 1);
   if (!is_numeric(x.dtype())) throw_invalid(Fn::name, "input 1/1 has dtype ", dtype_name(x.dtype()), ", expected a numeric dtype");
-  DType dtype = x.dtype() == DType::boolean ? DType::i64 : x.dtype();
+  DType dtype = x.dtype() == DType::boolean ? DType::i64 : x.dtype() == DType::f32 ? DType::f64 : x.dtype();
   if constexpr (Fn::domain == Domain::floating) dtype = DType::f64;
   if constexpr (Fn::domain == Domain::logical) dtype = DType::boolean;
   return make_apply<Elemwise<Fn>>({cast(x, dtype)});

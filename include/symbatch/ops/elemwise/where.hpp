@@ -26,6 +26,7 @@ class Where final : public Op {
       case DType::f64: run<double>(in, *out[0]); break;
       case DType::i64: run<std::int64_t>(in, *out[0]); break;
       case DType::boolean: run<bool>(in, *out[0]); break;
+      case DType::f32: run<float>(in, *out[0]); break;
       default: break;
     }
   }
