@@ -27,7 +27,6 @@ using namespace symbatch;
 int main(int argc, char** argv) {
   const example::Arguments arguments = example::parse("hierarchical", argc, argv);
   const std::int64_t rows = arguments.small ? 20'000 : 1'000'000, features = 4, groups = 100, batch_size = 256;
-  const std::int64_t iterations = arguments.small ? 4000 : 10000;
 
   // Intercepts a_k = 1 + 0.5 z_k; each row belongs to a uniformly drawn group.
   PhiloxStream stream(seed_rng_state(99, 0));
@@ -50,7 +49,7 @@ int main(int argc, char** argv) {
   model.observed("y", Normal(take(a, batch[1]) + matmul(batch[0], beta), 0.3), batch[2], TotalSize(rows));
 
   const auto start = std::chrono::steady_clock::now();
-  const FitResult result = fit(model, {.max_iterations = iterations, .seed = 1});
+  const FitResult result = fit(model, {.seed = 1});
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::printf("mean-field ADVI: %lld rows, %lld groups, batches of %lld, %lld iterations, %.1f us per iteration\n",

@@ -25,7 +25,6 @@ using namespace symbatch;
 int main(int argc, char** argv) {
   const example::Arguments arguments = example::parse("logistic_regression", argc, argv);
   const std::int64_t rows = arguments.small ? 20'000 : 1'000'000, features = 16, batch_size = 256;
-  const std::int64_t iterations = arguments.small ? 3000 : 10000;
 
   // y = 1[X beta_true + logistic noise > 0], beta_true = linspace(-1, 1, 16).
   const std::vector<double> beta_true = example::true_coefficients(features);
@@ -41,7 +40,7 @@ int main(int argc, char** argv) {
   model.observed("y", BernoulliLogit(matmul(batch[0], beta)), batch[1], TotalSize(rows));
 
   const auto start = std::chrono::steady_clock::now();
-  const FitResult result = fit(model, {.max_iterations = iterations, .seed = 1});
+  const FitResult result = fit(model, {.seed = 1});
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::printf("mean-field ADVI: %lld rows x %lld features, %lld indices per batch (with replacement), %lld iterations, %.1f us per iteration\n",
