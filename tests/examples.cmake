@@ -2,15 +2,6 @@
 foreach(example IN LISTS SYMBATCH_EXAMPLES)
   add_test(NAME example.${example} COMMAND ${example} --small --out ${CMAKE_CURRENT_BINARY_DIR}/example-output)
 endforeach()
-# ... and, in an optimised build, once at full size (1,000,000 rows): each example then judges its
-# fit against the exact (or full-data Laplace) posterior, where the posterior sd is ~0.001.
-if(CMAKE_BUILD_TYPE STREQUAL "Release")
-  foreach(example IN LISTS SYMBATCH_EXAMPLES)
-    if(NOT example STREQUAL "tour")
-      add_test(NAME example.${example}.full_size COMMAND ${example} --out ${CMAKE_CURRENT_BINARY_DIR}/example-output)
-    endif()
-  endforeach()
-endif()
 file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/example-output)
 add_test(NAME example.out_directory_is_created_or_reported
   COMMAND ${CMAKE_COMMAND} -DEXAMPLE=$<TARGET_FILE:hierarchical> -DNAME=hierarchical -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/out-directory-check
