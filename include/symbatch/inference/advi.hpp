@@ -38,6 +38,8 @@ struct AdviOptions {
   ConvergenceOptions convergence = {};    ///< the stopping rule
   /// A previous result's `state`: continue that run (same model and options) where it stopped.
   std::shared_ptr<const TrainingState> warm_start = nullptr;
+  /// Variance reduction of the minibatch gradients (control_variate.hpp), on by default.
+  ControlVariateOptions control_variate = {};
 };
 
 /// @brief The result of `fit`.
@@ -91,8 +93,15 @@ inline MeanField mean_field_from(const Model& model, const MeanFieldObjective& o
 /// that went NaN or infinite.
 inline FitResult fit(const Model& model, AdviOptions options = {}, std::vector<Callback> callbacks = {}) {
   if (options.max_iterations < 0) throw_invalid("fit", "max_iterations is ", options.max_iterations, ", but must be nonnegative");
-  MeanFieldObjective objective = mean_field_objective(model, options.n_mc, options.initial_sd);
-  TrainingProblem problem{.loss = objective.loss, .parameters = objective.mu, .mcse_bound = {}, .track_gradient_noise = false, .data_scale = {}};
+  detail::check_control_variate_options("fit", options.control_variate);
+  detail::check_objective_arguments("fit", model, options.n_mc, options.initial_sd);
+  const auto control_variate = detail::ControlVariate::for_model(model, options.control_variate);
+  MeanFieldObjective objective = mean_field_objective(model, options.n_mc, options.initial_sd, control_variate ? control_variate->logp() : Variable{});
+  TrainingProblem problem;
+  problem.loss = objective.loss;
+  problem.parameters = objective.mu;
+  problem.control_variate = control_variate;
+  problem.anchor_of = [](const Eigen::VectorXd& parameters, Eigen::VectorXd& anchor) { anchor = parameters.head(anchor.size()); };
   problem.parameters.insert(problem.parameters.end(), objective.rho.begin(), objective.rho.end());
   problem.mcse_bound = [convergence = options.convergence](const Eigen::VectorXd& average, const Eigen::VectorXd&, Eigen::VectorXd& bound) {
     const Eigen::Index half = average.size() / 2;
@@ -107,7 +116,7 @@ inline FitResult fit(const Model& model, AdviOptions options = {}, std::vector<C
   const TrainingOutcome outcome = detail::train(
       "fit", problem,
       {options.max_iterations, options.optimizer, options.schedule, options.averaging, options.convergence, options.seed, options.progress,
-       options.progress_stream, options.warm_start},
+       options.progress_stream, options.warm_start, options.control_variate},
       callbacks);
   FitResult result{detail::mean_field_from(model, objective, outcome.average), detail::mean_field_from(model, objective, outcome.last),
                    outcome.loss_history};

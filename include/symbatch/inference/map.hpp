@@ -34,6 +34,8 @@ struct MapOptions {
   ConvergenceOptions convergence = {};   ///< the stopping rule
   /// A previous result's `state`: continue that run (same model and options) where it stopped.
   std::shared_ptr<const TrainingState> warm_start = nullptr;
+  /// Variance reduction of the minibatch gradients (control_variate.hpp), on by default.
+  ControlVariateOptions control_variate = {};
 };
 
 /// @brief The result of `find_map`: the estimate in the constrained space, by name, and the
@@ -72,6 +74,8 @@ struct MapResult {
 inline MapResult find_map(const Model& model, MapOptions options = {}, std::vector<Callback> callbacks = {}) {
   if (options.max_iterations < 0) throw_invalid("find_map", "max_iterations is ", options.max_iterations, ", but must be nonnegative");
   if (model.free_variables().empty()) throw_invalid("find_map", "the model has no free variables to optimise");
+  detail::check_control_variate_options("find_map", options.control_variate);
+  const auto control_variate = detail::ControlVariate::for_model(model, options.control_variate);
   const std::vector<Variable> values = model.value_variables();
   const std::vector<Array> start = model.initial_point();
   TrainingProblem problem;
@@ -80,15 +84,20 @@ inline MapResult find_map(const Model& model, MapOptions options = {}, std::vect
     problem.parameters.push_back(shared(start[i], values[i].name()));
     replacements.emplace_back(values[i], problem.parameters.back());
   }
-  problem.loss = -replace(model.logp(), replacements);
+  problem.loss = -replace(control_variate ? control_variate->logp() : model.logp(), replacements);
   problem.track_gradient_noise = true;
+  if (control_variate) {
+    problem.control_variate = control_variate;
+    problem.anchor_of = [](const Eigen::VectorXd& parameters, Eigen::VectorXd& anchor) { anchor = parameters; };
+    problem.noise_gradients = control_variate->batch_gradient_at_anchor();
+  }
   problem.mcse_bound = [tolerance = options.convergence.mcse_tolerance](const Eigen::VectorXd&, const Eigen::VectorXd& fisher_sd,
                                                                          Eigen::VectorXd& bound) { bound = tolerance * fisher_sd; };
   if (!model.observed_variables().empty()) problem.data_scale = model.observed_variables().front().scale;
   const TrainingOutcome outcome = detail::train(
       "find_map", problem,
       {options.max_iterations, options.optimizer, options.schedule, options.averaging, options.convergence, options.seed, options.progress,
-       options.progress_stream, options.warm_start},
+       options.progress_stream, options.warm_start, options.control_variate},
       callbacks);
   // Constrained values: evaluate each free variable's constrained graph at the estimate.
   std::vector<Variable> constrained;

@@ -55,8 +55,11 @@ struct MeanFieldObjective {
 /// see the same batch. The entropy term is exact: @f$ \sum_i \log\sigma_i + \frac{n}{2}(1 + \log 2\pi) @f$.
 /// @throws std::invalid_argument `fit: n_mc is 0, but must be at least 1` or
 ///   `fit: the model has no free variables to fit`.
+/// `logp`, when given, is used in place of `model.logp()` (a graph over the same value variables:
+/// the control variate's estimator, control_variate.hpp).
 /// @throws std::domain_error `fit: initial_sd is -1, but must be positive`.
-inline MeanFieldObjective mean_field_objective(const Model& model, std::int64_t n_mc = 1, double initial_sd = std::log(2.0)) {
+inline MeanFieldObjective mean_field_objective(const Model& model, std::int64_t n_mc = 1, double initial_sd = std::log(2.0),
+                                               const Variable& logp_estimate = {}) {
   detail::check_objective_arguments("fit", model, n_mc, initial_sd);
   const std::vector<Array> start = model.initial_point();
   MeanFieldObjective objective;
@@ -73,7 +76,7 @@ inline MeanFieldObjective mean_field_objective(const Model& model, std::int64_t 
   objective.parameters = objective.mu;
   objective.parameters.insert(objective.parameters.end(), objective.rho.begin(), objective.rho.end());
   objective.noise = random::normal(random::rng("advi_rng"), 0.0, 1.0, {n_mc * model.size()}).value;
-  const Variable logp = model.logp();
+  const Variable logp = logp_estimate ? logp_estimate : model.logp();
   const std::vector<Variable> values = model.value_variables();
   Variable expected = constant(0.0);
   std::int64_t offset = 0;

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -21,6 +23,7 @@
 #include "symbatch/compile/function.hpp"
 #include "symbatch/inference/averaging.hpp"
 #include "symbatch/inference/callbacks.hpp"
+#include "symbatch/inference/control_variate.hpp"
 #include "symbatch/inference/convergence.hpp"
 #include "symbatch/inference/failure.hpp"
 #include "symbatch/inference/progress.hpp"
@@ -45,6 +48,9 @@ struct TrainingState {
   Eigen::VectorXd gradient_total, gradient_squares;  ///< sums of the gradients and their squares (when tracked)
   std::int64_t gradient_count = 0;
   std::int64_t warmup_check_span = 0;  ///< the warm-up record is checked again once it spans this many steps
+  Eigen::VectorXd anchor;              ///< the control variate's anchor (empty: none yet)
+  std::int64_t next_recentre = 0;      ///< iteration at which the control variate is re-centred next
+  std::int64_t recentre_interval = 0;  ///< the last stretch between re-centrings
 };
 
 /// @brief What the loop needs from a family or a point estimate.
@@ -60,6 +66,13 @@ struct TrainingProblem {
   /// information, so @f$ \mathrm{sd}_p \approx \sqrt{(N/B) / \mathrm{Var}(g_p)} @f$ (1/sqrt of the
   /// diagonal precision, which never exceeds the marginal posterior sd).
   bool track_gradient_noise = false;
+  /// The control variate whose estimator the loss uses (null: none), and how its anchor is read
+  /// from flat parameters (the means of a Gaussian family, the point itself for MAP).
+  std::shared_ptr<detail::ControlVariate> control_variate;
+  std::function<void(const Eigen::VectorXd& parameters, Eigen::VectorXd& anchor)> anchor_of;
+  /// The gradients whose noise `track_gradient_noise` measures; empty: the loss's gradients. With a
+  /// control variate, the batch's gradient at the anchor (the loss's own gradient has little noise).
+  std::vector<Variable> noise_gradients;
   /// Scale of the first observed term (N / batch rows), to count passes over the data; null when
   /// the model has no observed term (every step then counts as one pass).
   Variable data_scale;
@@ -76,6 +89,7 @@ struct TrainingSettings {
   Progress progress;
   std::FILE* progress_stream;
   std::shared_ptr<const TrainingState> warm_start;
+  ControlVariateOptions control_variate;
 };
 
 /// @brief What the loop returns (`max_mcse_ratio`: the largest MCSE / bound, below 1 when met).
@@ -105,6 +119,7 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
                              std::vector<Callback>& callbacks) {
   if (settings.max_iterations < 0) throw_invalid(function, "max_iterations is ", settings.max_iterations, ", but must be nonnegative");
   check_convergence_options(function, settings.convergence);
+  check_control_variate_options(function, settings.control_variate);
   if (settings.averaging.warmup < -1) throw_invalid(function, "averaging.warmup is ", settings.averaging.warmup, ", but must be -1 (automatic) or nonnegative");
   // Not learning_rate_variable: a bad rate is reported by the optimizer, under its own name.
   const Variable rate = shared(Array::scalar(base_learning_rate(settings.optimizer)), "learning_rate");
@@ -113,7 +128,7 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
   if (problem.data_scale) outputs.push_back(problem.data_scale);
   const std::size_t first_gradient = outputs.size();
   if (problem.track_gradient_noise)
-    for (const Variable& g : grad(problem.loss, problem.parameters)) outputs.push_back(g);
+    for (const Variable& g : problem.noise_gradients.empty() ? grad(problem.loss, problem.parameters) : problem.noise_gradients) outputs.push_back(g);
   Function step = compile({}, outputs, {.updates = steps, .seed = settings.seed});
 
   Eigen::Index size = 0;
@@ -136,15 +151,29 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
     state->gradient_squares = state->gradient_total;
   }
 
-  Eigen::VectorXd current(size), fisher_sd = Eigen::VectorXd::Constant(size, std::numeric_limits<double>::infinity()), bound(size);
+  Eigen::VectorXd current(size), anchor(problem.control_variate ? problem.control_variate->anchor().size() : 0), fisher_sd = Eigen::VectorXd::Constant(size, std::numeric_limits<double>::infinity()), bound(size);
   Array rate_buffer = get_value(rate);  // shares the variable's buffer: the rate is written in place
   detail::ProgressPrinter progress(function, settings.progress, settings.progress_stream, settings.max_iterations);
   TrainingOutcome outcome;
   outcome.loss_history.reserve(static_cast<std::size_t>(settings.max_iterations));
   const bool automatic_warmup = settings.averaging.warmup < 0;
+  flatten_into(problem.parameters, current);
+  if (problem.control_variate && state->anchor.size() > 0) problem.control_variate->recentre(function, state->anchor, state->iterations);
   std::int64_t done = 0;
   bool stop = false;
   for (; done < settings.max_iterations && !stop; ++done) {
+    if (problem.control_variate && state->iterations == state->next_recentre) {
+      // Re-centre at the average once there is one (closer to the optimum than any iterate).
+      problem.anchor_of(state->average.count() > 0 ? state->average.value() : current, anchor);
+      problem.control_variate->recentre(function, anchor, state->iterations);
+      state->anchor = anchor;
+      if (problem.data_scale) state->passes += 1;  // the full-data evaluation
+      const std::int64_t automatic =
+          state->iterations > 0 ? std::clamp<std::int64_t>(std::llround(state->scale_total / static_cast<double>(state->iterations)), 100, 10000) : 100;
+      const std::int64_t longest = settings.control_variate.refresh_every > 0 ? settings.control_variate.refresh_every : automatic;
+      state->recentre_interval = std::min(longest, state->recentre_interval == 0 ? 100 : 2 * state->recentre_interval);
+      state->next_recentre = state->iterations + state->recentre_interval;
+    }
     rate_buffer.data<double>()[0] = state->learning_rate.rate();
     double loss;
     try {
