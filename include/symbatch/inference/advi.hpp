@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "symbatch/inference/mean_field.hpp"
 #include "symbatch/inference/mean_field_objective.hpp"
 #include "symbatch/inference/progress.hpp"
+#include "symbatch/inference/psis_check.hpp"
 #include "symbatch/inference/training.hpp"
 #include "symbatch/model/model.hpp"
 #include "symbatch/optim/optimizers.hpp"
@@ -40,6 +42,9 @@ struct AdviOptions {
   std::shared_ptr<const TrainingState> warm_start = nullptr;
   /// Variance reduction of the minibatch gradients (control_variate.hpp), on by default.
   ControlVariateOptions control_variate = {};
+  /// Draws for a PSIS k-hat check of the result against the full-data posterior (`psis_check`;
+  /// one full-data evaluation per draw); 0: no check.
+  std::int64_t psis_draws = 0;
 };
 
 /// @brief The result of `fit`.
@@ -55,6 +60,7 @@ struct FitResult {
   double max_rhat = 0;               ///< largest split R-hat of the last check (NaN before the first)
   double max_mcse_ratio = 0;         ///< largest MCSE over its bound at the last check (below 1 when met; see fit)
   std::shared_ptr<const TrainingState> state;  ///< pass as `AdviOptions::warm_start` to continue
+  std::optional<PsisCheck> psis;     ///< Pareto k-hat of `approximation` when `psis_draws` > 0 (psis_check.hpp)
 };
 
 namespace detail {
@@ -94,6 +100,7 @@ inline MeanField mean_field_from(const Model& model, const MeanFieldObjective& o
 inline FitResult fit(const Model& model, AdviOptions options = {}, std::vector<Callback> callbacks = {}) {
   if (options.max_iterations < 0) throw_invalid("fit", "max_iterations is ", options.max_iterations, ", but must be nonnegative");
   detail::check_control_variate_options("fit", options.control_variate);
+  if (options.psis_draws != 0 && options.psis_draws < 20) throw_invalid("fit", "psis_draws is ", options.psis_draws, ", but must be 0 (no check) or at least 20");
   detail::check_objective_arguments("fit", model, options.n_mc, options.initial_sd);
   const auto control_variate = detail::ControlVariate::for_model(model, options.control_variate);
   MeanFieldObjective objective = mean_field_objective(model, options.n_mc, options.initial_sd, control_variate ? control_variate->logp() : Variable{});
@@ -128,6 +135,7 @@ inline FitResult fit(const Model& model, AdviOptions options = {}, std::vector<C
   result.max_rhat = outcome.max_rhat;
   result.max_mcse_ratio = outcome.max_mcse_ratio;
   result.state = outcome.state;
+  if (options.psis_draws > 0) result.psis = psis_check(model, result.approximation, options.psis_draws, options.seed);
   return result;
 }
 
