@@ -2,6 +2,7 @@
 // of the suite). Build from the repository root:
 //   g++ -std=c++20 -O2 -DNDEBUG -Iinclude -Itests/inference -I/usr/include/eigen3 tests/inference/reference/training_replicates.cpp -o replicates
 //   for w in 0 1 2 3; do ./replicates 100 25 $w; done   # w: 0/1 fit circular/with replacement, 2/3 find_map
+//   for w in 0 1 2 3; do ./replicates 200 6 $w 1000000 10; done   # N = 1,000,000, D = 10
 // Errors are the largest over the 10 coefficients, in exact posterior sd (means) or relative (sds).
 #include <chrono>
 #include <cstdio>
