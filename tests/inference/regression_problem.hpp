@@ -41,4 +41,21 @@ inline void build(Model& model, const Problem& p, std::int64_t batch, MinibatchS
   const Variable beta = model.free("beta", Normal(0.0, 1.0), {.shape = {d}});
   model.observed("y", Normal(matmul(views[0], beta), 1.0), views[1], TotalSize(n));
 }
+/// A conjugate regression whose posterior is strongly correlated: features x_0 = z_0 and
+/// x_j = z_j + 1.5 z_0 (correlations 0.83 with x_0, 0.69 among the others), beta ~ N(0, I),
+/// y ~ N(X beta, 1) with beta = 0.5.
+inline Problem correlated_problem(std::int64_t n, std::int64_t d, std::uint64_t seed) {
+  Problem p = make_problem(n, d, seed);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double shared_part = p.x(i, 0);
+    for (std::int64_t j = 1; j < d; ++j) p.x(i, j) += 1.5 * shared_part;
+  }
+  PhiloxStream stream(seed_rng_state(seed, 1));
+  for (std::int64_t i = 0; i < n; ++i) p.y[i] = p.x.row(i).sum() * 0.5 + stream.normal();
+  const Eigen::MatrixXd precision = p.x.transpose() * p.x + Eigen::MatrixXd::Identity(d, d);
+  const Eigen::LLT<Eigen::MatrixXd> llt(precision);
+  p.post_mean = llt.solve(p.x.transpose() * p.y);
+  p.post_sd = llt.solve(Eigen::MatrixXd::Identity(d, d)).diagonal().cwiseSqrt();
+  return p;
+}
 }  // namespace training_regression

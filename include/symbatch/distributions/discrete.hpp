@@ -40,6 +40,7 @@ struct BernoulliLogitFn {
     if (y == 0) return std::min(-eta, 0.0) - shared;
     return std::isnan(eta) ? eta : -std::numeric_limits<double>::infinity();
   }
+  static auto packet(const auto& y, const auto& eta) { return packet::bernoulli_logit(y, eta); }
   /// d/d eta = y - sigmoid(eta); the value y is data (no gradient).
   static std::vector<Variable> grad(const std::vector<Variable>& x, const Variable&, const Variable& g) {
     return {Variable{}, g * (x[0] - sigmoid(x[1]))};

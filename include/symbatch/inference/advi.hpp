@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 #include "symbatch/inference/progress.hpp"
 #include "symbatch/inference/psis_check.hpp"
 #include "symbatch/inference/training.hpp"
+#include "symbatch/inference/variational_objective.hpp"
 #include "symbatch/model/model.hpp"
 #include "symbatch/optim/optimizers.hpp"
 
@@ -45,12 +47,15 @@ struct AdviOptions {
   /// Draws for a PSIS k-hat check of the result against the full-data posterior (`psis_check`;
   /// one full-data evaluation per draw); 0: no check.
   std::int64_t psis_draws = 0;
+  /// The Gaussian family to fit: `MeanFieldFamily{}`, `FullRankFamily{}` (at most
+  /// `full_rank_max_parameters` coordinates) or `LowRankFamily{.rank = k}`.
+  Family family = MeanFieldFamily{};
 };
 
 /// @brief The result of `fit`.
 struct FitResult {
-  MeanField approximation;           ///< from the averaged means and rho (the estimate to use)
-  MeanField last_iterate;            ///< from the last iterate, for comparison
+  GaussianApproximation approximation;  ///< from the averaged parameters (the estimate to use); `family()` names it
+  GaussianApproximation last_iterate;   ///< from the last iterate, for comparison
   std::vector<double> loss_history;  ///< the negative ELBO estimate at every iteration of this call
   bool stopped_early = false;        ///< a callback stopped the fit
   StopReason stop_reason = StopReason::cap_reached;
@@ -63,35 +68,26 @@ struct FitResult {
   std::optional<PsisCheck> psis;     ///< Pareto k-hat of `approximation` when `psis_draws` > 0 (psis_check.hpp)
 };
 
-namespace detail {
-/// The mean-field approximation with means and pre-softplus scales read from `flat` (all means,
-/// then all rho, in the order of the model's free variables).
-inline MeanField mean_field_from(const Model& model, const MeanFieldObjective& objective, const Eigen::VectorXd& flat) {
-  std::vector<MeanField::Factor> factors;
-  Eigen::Index k = 0, half = flat.size() / 2;
-  for (std::size_t i = 0; i < objective.mu.size(); ++i) {
-    Array mu = get_value(objective.mu[i]).copy(), sd = get_value(objective.rho[i]).copy();
-    for (std::int64_t j = 0; j < mu.size(); ++j, ++k) {
-      mu.data<double>()[j] = flat[k];
-      const double rho = flat[half + k];
-      sd.data<double>()[j] = rho > 30 ? rho : std::log1p(std::exp(rho));
-    }
-    factors.push_back({model.free_variables()[i].name, mu, sd});
-  }
-  return MeanField(model.free_variables(), std::move(factors));
-}
-}  // namespace detail
 
-/// @brief Fits a mean-field ADVI approximation to `model`, one minibatch per step (all MC draws
-/// of a step share it), until the stopping rule is met, a callback returns false, or
-/// `options.max_iterations` steps ran.
+/// @brief The largest full-rank or low-rank factor (entries) whose every entry the stopping rule's
+/// record follows (1,000 records of it: 33 MB at the limit); beyond it the record follows the means
+/// and diagonal scales only.
+inline constexpr std::int64_t monitored_factor_entries = 4096;
+
+/// @brief Fits a Gaussian ADVI approximation of `options.family` (mean-field by default) to
+/// `model`, one minibatch per step (all MC draws of a step share it), until the stopping rule is
+/// met, a callback returns false, or `options.max_iterations` steps ran.
 ///
-/// Averaging: the means and the unconstrained scales rho are averaged (Polyak by default). They
+/// Averaging: every parameter of the family is averaged (Polyak by default): the means, the
+/// unconstrained diagonal scales rho and any off-diagonal or low-rank factor. They
 /// are the optimizer's own coordinates, in which the minibatch noise of the iterates is additive
 /// and symmetric around the optimum, so their average converges to the optimum; averaging the sds
 /// instead would average a convex function of rho and be biased upwards by half the jitter's variance.
 /// Stopping: see convergence.hpp; the MCSE of a mean must be below `mcse_tolerance` times its
-/// fitted sd, and the relative error that the MCSE of a rho causes in the sd below `sd_tolerance` (@f$ \mathrm{MCSE}_\rho\, \sigma'(\rho)/\sigma(\rho) @f$).
+/// fitted marginal sd, and the relative error that the MCSE of a rho causes in its diagonal scale below
+/// `sd_tolerance` (@f$ \mathrm{MCSE}_\rho\, \sigma'(\rho)/\sigma(\rho) @f$). A factor's entries must have MCSE below half
+/// `mcse_tolerance` times the fitted sd of their row (about 0.015 in each correlation); the record
+/// follows them up to `monitored_factor_entries`.
 /// @throws std::invalid_argument for bad options, a model without free variables, or a
 /// `warm_start` from another problem.
 /// @throws std::domain_error when a step fails: the loss is NaN, or a parameter check throws
@@ -103,21 +99,33 @@ inline FitResult fit(const Model& model, AdviOptions options = {}, std::vector<C
   if (options.psis_draws != 0 && options.psis_draws < 20) throw_invalid("fit", "psis_draws is ", options.psis_draws, ", but must be 0 (no check) or at least 20");
   detail::check_objective_arguments("fit", model, options.n_mc, options.initial_sd);
   const auto control_variate = detail::ControlVariate::for_model(model, options.control_variate);
-  MeanFieldObjective objective = mean_field_objective(model, options.n_mc, options.initial_sd, control_variate ? control_variate->logp() : Variable{});
+  const VariationalObjective objective =
+      variational_objective(model, options.family, options.n_mc, options.initial_sd, control_variate ? control_variate->logp() : Variable{});
+  const Eigen::Index size = model.size();
   TrainingProblem problem;
   problem.loss = objective.loss;
-  problem.parameters = objective.mu;
+  problem.parameters = objective.parameters;
+  // Every family's flat parameters start with the P means and the P diagonal rho; a full-rank or
+  // low-rank factor (P x m, row i shaping coordinate i) follows. The record covers the factor too
+  // while it has at most `monitored_factor_entries` entries (P <= 64 for full rank).
+  const Eigen::Index factor_columns = objective.parameters.size() > 2 * model.free_variables().size() ? get_value(objective.parameters.back()).shape()[1] : 0;
+  const Eigen::Index total = 2 * size + size * factor_columns;
+  problem.monitored = size * factor_columns <= monitored_factor_entries ? total : 2 * size;
   problem.control_variate = control_variate;
   problem.anchor_of = [](const Eigen::VectorXd& parameters, Eigen::VectorXd& anchor) { anchor = parameters.head(anchor.size()); };
-  problem.parameters.insert(problem.parameters.end(), objective.rho.begin(), objective.rho.end());
-  problem.mcse_bound = [convergence = options.convergence](const Eigen::VectorXd& average, const Eigen::VectorXd&, Eigen::VectorXd& bound) {
-    const Eigen::Index half = average.size() / 2;
-    for (Eigen::Index k = 0; k < half; ++k) {
-      const double rho = average[half + k];
-      const double sd = rho > 30 ? rho : std::log1p(std::exp(rho));
-      bound[k] = convergence.mcse_tolerance * sd;
-      bound[half + k] = convergence.sd_tolerance * sd * (1 + std::exp(-rho));  // relative sd error: MCSE * sigmoid(rho) / sd
+  problem.mcse_bound = [&objective, size, factor_columns, convergence = options.convergence](const Eigen::VectorXd& average, const Eigen::VectorXd&,
+                                                                            Eigen::VectorXd& bound) {
+    const Eigen::VectorXd sd = objective.approximation_from(detail::parameter_values(objective.parameters, average)).unconstrained_sd();
+    bound.setConstant(std::numeric_limits<double>::infinity());
+    for (Eigen::Index k = 0; k < size; ++k) {
+      const double rho = average[size + k];
+      bound[k] = convergence.mcse_tolerance * sd[k];
+      // relative error of the diagonal scale softplus(rho): MCSE * sigmoid(rho) / softplus(rho)
+      bound[size + k] = convergence.sd_tolerance * math::softplus(rho) * (1 + std::exp(-rho));
     }
+    // An error d in factor entry (i, k) moves the correlations of coordinate i by about d / sd_i:
+    // half the mean's tolerance keeps each fitted correlation's MCSE near 0.015.
+    for (Eigen::Index k = 2 * size; k < bound.size(); ++k) bound[k] = 0.5 * convergence.mcse_tolerance * sd[(k - 2 * size) / factor_columns];
   };
   if (!model.observed_variables().empty()) problem.data_scale = model.observed_variables().front().scale;
   const TrainingOutcome outcome = detail::train(
@@ -125,8 +133,8 @@ inline FitResult fit(const Model& model, AdviOptions options = {}, std::vector<C
       {options.max_iterations, options.optimizer, options.schedule, options.averaging, options.convergence, options.seed, options.progress,
        options.progress_stream, options.warm_start, options.control_variate},
       callbacks);
-  FitResult result{detail::mean_field_from(model, objective, outcome.average), detail::mean_field_from(model, objective, outcome.last),
-                   outcome.loss_history};
+  FitResult result{objective.approximation_from(detail::parameter_values(objective.parameters, outcome.average)),
+                   objective.approximation_from(detail::parameter_values(objective.parameters, outcome.last)), outcome.loss_history};
   result.stop_reason = outcome.stop_reason;
   result.stopped_early = outcome.stop_reason == StopReason::callback;
   result.converged = outcome.stop_reason == StopReason::converged;

@@ -69,7 +69,9 @@ struct FullRankObjective {
 ///   more than the 2000 a full-rank Gaussian allows (its P x P factor, gradient and optimizer
 ///   moments take O(P^2) memory); use the low-rank family (LowRankFamily) instead`.
 /// @throws std::domain_error `full_rank_objective: initial_sd is 0, but must be positive`.
-inline FullRankObjective full_rank_objective(const Model& model, std::int64_t n_mc = 1, double initial_sd = std::log(2.0)) {
+/// `logp_estimate`, when given, replaces `model.logp()` (see `mean_field_objective`).
+inline FullRankObjective full_rank_objective(const Model& model, std::int64_t n_mc = 1, double initial_sd = std::log(2.0),
+                                             const Variable& logp_estimate = {}) {
   detail::check_objective_arguments("full_rank_objective", model, n_mc, initial_sd);
   const std::int64_t size = model.size();
   if (size > full_rank_max_parameters)
@@ -94,7 +96,7 @@ inline FullRankObjective full_rank_objective(const Model& model, std::int64_t n_
     draws.push_back(objective.mu + diagonal * epsilon + matmul(lower, epsilon));
   }
   const Variable entropy = sum(log(diagonal)) + 0.5 * static_cast<double>(size) * (1 + std::log(2 * std::numbers::pi));
-  objective.loss = -(detail::expected_log_probability(model, draws) + entropy);
+  objective.loss = -(detail::expected_log_probability(model, draws, logp_estimate) + entropy);
   objective.loss.set_name("loss");
   return objective;
 }

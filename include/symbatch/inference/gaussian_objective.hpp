@@ -37,9 +37,10 @@ inline Array flat_initial_point(const Model& model) {
 
 /// @f$ \frac1S \sum_s \log p(z_s) @f$: each flat draw `z_s` (shape (P,)) cut into the model's
 /// value variables and substituted into one log-probability graph (so every draw reuses the
-/// model's one minibatch node).
-inline Variable expected_log_probability(const Model& model, const std::vector<Variable>& flat_draws) {
-  const Variable logp = model.logp();
+/// model's one minibatch node): `logp_estimate` when given (a graph over the same value
+/// variables, such as the control variate's estimator), else `model.logp()`.
+inline Variable expected_log_probability(const Model& model, const std::vector<Variable>& flat_draws, const Variable& logp_estimate = {}) {
+  const Variable logp = logp_estimate ? logp_estimate : model.logp();
   const std::vector<Variable> values = model.value_variables();
   const std::vector<FreeVariable>& free = model.free_variables();
   Variable total = constant(0.0);

@@ -61,8 +61,9 @@ struct LowRankObjective {
 /// @throws std::invalid_argument `low_rank_objective: rank is 0, but must be in [1, 3] (the number of unconstrained parameters)`,
 ///   `n_mc` below 1, or a model without free variables.
 /// @throws std::domain_error `low_rank_objective: initial_sd is 0, but must be positive`.
+/// `logp_estimate`, when given, replaces `model.logp()` (see `mean_field_objective`).
 inline LowRankObjective low_rank_objective(const Model& model, std::optional<std::int64_t> rank = std::nullopt, std::int64_t n_mc = 1,
-                                           double initial_sd = std::log(2.0)) {
+                                           double initial_sd = std::log(2.0), const Variable& logp_estimate = {}) {
   detail::check_objective_arguments("low_rank_objective", model, n_mc, initial_sd);
   const std::int64_t size = model.size();
   const std::int64_t k = rank ? *rank : std::max<std::int64_t>(1, std::llround(std::sqrt(static_cast<double>(size))));
@@ -89,7 +90,7 @@ inline LowRankObjective low_rank_objective(const Model& model, std::optional<std
   const Variable whitened = objective.factor / reshape(diagonal, {size, 1});
   const Variable capacitance = constant(to_array(Eigen::MatrixXd::Identity(k, k))) + matmul_transpose_a(whitened, whitened);
   const Variable entropy = sum(log(diagonal)) + 0.5 * log_det_spd(capacitance) + 0.5 * static_cast<double>(size) * (1 + std::log(2 * std::numbers::pi));
-  objective.loss = -(detail::expected_log_probability(model, draws) + entropy);
+  objective.loss = -(detail::expected_log_probability(model, draws, logp_estimate) + entropy);
   objective.loss.set_name("loss");
   return objective;
 }

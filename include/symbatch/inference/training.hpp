@@ -73,6 +73,9 @@ struct TrainingProblem {
   /// The gradients whose noise `track_gradient_noise` measures; empty: the loss's gradients. With a
   /// control variate, the batch's gradient at the anchor (the loss's own gradient has little noise).
   std::vector<Variable> noise_gradients;
+  /// The stopping rule's record covers the first `monitored` flat parameters (0: all): a family's
+  /// means and diagonal scales, not the P^2 entries of a full-rank factor.
+  Eigen::Index monitored = 0;
   /// Scale of the first observed term (N / batch rows), to count passes over the data; null when
   /// the model has no observed term (every step then counts as one pass).
   Variable data_scale;
@@ -105,6 +108,18 @@ struct TrainingOutcome {
 
 namespace detail {
 
+/// Copies of the parameters' values with their entries read from `flat` (their flat order).
+inline std::vector<Array> parameter_values(const std::vector<Variable>& parameters, const Eigen::VectorXd& flat) {
+  std::vector<Array> values;
+  Eigen::Index k = 0;
+  for (const Variable& parameter : parameters) {
+    Array value = get_value(parameter).copy();
+    for (std::int64_t j = 0; j < value.size(); ++j) value.data<double>()[j] = flat[k++];
+    values.push_back(std::move(value));
+  }
+  return values;
+}
+
 inline void flatten_into(const std::vector<Variable>& parameters, Eigen::VectorXd& flat) {
   Eigen::Index k = 0;
   for (const Variable& parameter : parameters) {
@@ -133,6 +148,7 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
 
   Eigen::Index size = 0;
   for (const Variable& parameter : problem.parameters) size += get_value(parameter).size();
+  const Eigen::Index monitored = problem.monitored > 0 ? std::min(problem.monitored, size) : size;
   auto state = std::make_shared<TrainingState>();
   if (settings.warm_start) {
     *state = *settings.warm_start;
@@ -146,7 +162,7 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
   } else {
     state->learning_rate = LearningRate(settings.schedule, base_learning_rate(settings.optimizer));
     state->average = IterateAverage(settings.averaging.kind, settings.averaging.eta, size);
-    if (settings.convergence.enabled) state->window.emplace(size, settings.convergence.window);
+    if (settings.convergence.enabled) state->window.emplace(monitored, settings.convergence.window);
     state->gradient_total = Eigen::VectorXd::Zero(problem.track_gradient_noise ? size : 0);
     state->gradient_squares = state->gradient_total;
   }
@@ -209,7 +225,7 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
     if (state->averaging_start >= 0 && settings.averaging.kind != AveragingKind::none) state->average.add(current);
     if (state->window) {
       IterateWindow& window = *state->window;
-      window.push(current);
+      window.push(current.head(monitored));
       const bool warming_up = automatic_warmup && state->averaging_start < 0;
       // A warm-up record that failed loses its older half and is checked again once it spans twice
       // what it spanned at the failed check: the spans grow geometrically, and the record keeps
@@ -236,7 +252,7 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
             }
           }
           problem.mcse_bound(state->average.value(), fisher_sd, bound);
-          outcome.max_mcse_ratio = (window.record_mcse() * factor).cwiseQuotient(bound).maxCoeff();
+          outcome.max_mcse_ratio = (window.record_mcse() * factor).cwiseQuotient(bound.head(monitored)).maxCoeff();
           if (worst < settings.convergence.rhat_threshold && outcome.max_mcse_ratio < 1) {
             outcome.stop_reason = StopReason::converged;
             stop = true;

@@ -51,8 +51,10 @@ struct VariationalObjective {
 };
 
 /// @brief The negative-ELBO objective of `family` over `model` (see `mean_field_objective`,
-/// `full_rank_objective`, `low_rank_objective` for each graph and its errors).
-inline VariationalObjective variational_objective(const Model& model, const Family& family, std::int64_t n_mc = 1, double initial_sd = std::log(2.0)) {
+/// `full_rank_objective`, `low_rank_objective` for each graph and its errors). `logp_estimate`, when
+/// given, replaces `model.logp()` (the control variate's estimator, control_variate.hpp).
+inline VariationalObjective variational_objective(const Model& model, const Family& family, std::int64_t n_mc = 1, double initial_sd = std::log(2.0),
+                                                  const Variable& logp_estimate = {}) {
   return std::visit(
       [&](const auto& chosen) -> VariationalObjective {
         using Chosen = std::decay_t<decltype(chosen)>;
@@ -60,9 +62,9 @@ inline VariationalObjective variational_objective(const Model& model, const Fami
           VariationalObjective result{built, built.loss, built.parameters, built.noise};
           return result;
         };
-        if constexpr (std::is_same_v<Chosen, MeanFieldFamily>) return wrap(mean_field_objective(model, n_mc, initial_sd));
-        else if constexpr (std::is_same_v<Chosen, FullRankFamily>) return wrap(full_rank_objective(model, n_mc, initial_sd));
-        else return wrap(low_rank_objective(model, chosen.rank, n_mc, initial_sd));
+        if constexpr (std::is_same_v<Chosen, MeanFieldFamily>) return wrap(mean_field_objective(model, n_mc, initial_sd, logp_estimate));
+        else if constexpr (std::is_same_v<Chosen, FullRankFamily>) return wrap(full_rank_objective(model, n_mc, initial_sd, logp_estimate));
+        else return wrap(low_rank_objective(model, chosen.rank, n_mc, initial_sd, logp_estimate));
       },
       family);
 }

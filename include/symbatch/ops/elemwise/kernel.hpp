@@ -21,6 +21,7 @@
 
 #include "symbatch/ops/broadcast.hpp"
 #include "symbatch/ops/elemwise/cast.hpp"
+#include "symbatch/ops/elemwise/packet_math.hpp"
 #include "symbatch/ops/scalar_math.hpp"
 
 namespace symbatch {
@@ -99,6 +100,12 @@ class Elemwise final : public Op, public ElemwiseKernel {
     if constexpr (Fn::domain == Domain::numeric || Fn::domain == Domain::floating) {
       if constexpr (arity == 1) {
         const double* a = args[0];
+        if constexpr (detail::HasPacketForm1<Fn>) {
+          if (strides[0] == 1) {
+            detail::packet_loop<Fn>(a, out, count);
+            return;
+          }
+        }
         if constexpr (detail::HasArrayForm1<Fn>) {
           if (strides[0] == 1) {
             Eigen::Map<Eigen::ArrayXd>(out, count) = Fn::array(Eigen::Map<const Eigen::ArrayXd>(a, count));
@@ -114,6 +121,12 @@ class Elemwise final : public Op, public ElemwiseKernel {
           if (strides[0] && !strides[1]) {
             const double inverse = 1.0 / b[0];
             for (std::int64_t k = 0; k < count; ++k) out[k] = a[k] * inverse;
+            return;
+          }
+        }
+        if constexpr (detail::HasPacketForm2<Fn>) {
+          if (strides[0] && strides[1]) {
+            detail::packet_loop<Fn>(a, b, out, count);
             return;
           }
         }
@@ -183,7 +196,9 @@ class Elemwise final : public Op, public ElemwiseKernel {
       const T* a = x.data<T>();
       U* o = result.data<U>();
       const std::int64_t n = x.size();
-      if constexpr (std::is_same_v<T, double> && detail::HasArrayForm1<Fn>) {
+      if constexpr (std::is_same_v<T, double> && detail::HasPacketForm1<Fn>) {
+        detail::packet_loop<Fn>(a, o, n);
+      } else if constexpr (std::is_same_v<T, double> && detail::HasArrayForm1<Fn>) {
         Eigen::Map<Eigen::ArrayXd>(o, n) = Fn::array(Eigen::Map<const Eigen::ArrayXd>(a, n));
       } else {
         for (std::int64_t k = 0; k < n; ++k) o[k] = Fn::apply(a[k]);
@@ -219,7 +234,8 @@ class Elemwise final : public Op, public ElemwiseKernel {
         }
       }
       if (x.shape() == y.shape()) {
-        for (std::int64_t k = 0; k < n; ++k) o[k] = Fn::apply(a[k], b[k]);
+        if constexpr (std::is_same_v<T, double> && detail::HasPacketForm2<Fn>) detail::packet_loop<Fn>(a, b, o, n);
+        else for (std::int64_t k = 0; k < n; ++k) o[k] = Fn::apply(a[k], b[k]);
         return;
       }
       const std::array<std::array<std::int64_t, max_rank>, 2> strides{detail::broadcast_strides(x.shape(), shape),

@@ -162,14 +162,17 @@ struct SqrtFn {
 struct SigmoidFn {
   SYMBATCH_ELEMWISE_HEADER(sigmoid, 1, floating)
   static double apply(double a) { return math::sigmoid(a); }
+  static auto packet(const auto& a) { return detail::packet::sigmoid(a); }
 };
 struct SoftplusFn {
   SYMBATCH_ELEMWISE_HEADER(softplus, 1, floating)
   static double apply(double a) { return math::softplus(a); }
+  static auto packet(const auto& a) { return detail::packet::softplus(a); }
 };
 struct LogSigmoidFn {
   SYMBATCH_ELEMWISE_HEADER(log_sigmoid, 1, floating)
   static double apply(double a) { return math::log_sigmoid(a); }
+  static auto packet(const auto& a) { return detail::packet::log_sigmoid(a); }
 };
 struct LgammaFn {
   SYMBATCH_ELEMWISE_HEADER(lgamma, 1, floating)
