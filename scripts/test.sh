@@ -32,7 +32,9 @@ cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS
 cmake --build build/sanitize -j "$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build/sanitize && ctest --output-on-failure -j "$jobs")
+# The statistical gates (fits run to convergence, 40-150 s each here) are left to the release
+# stage: they repeat, for up to 200,000 steps, code paths the shorter training tests cover here.
+(cd build/sanitize && ctest --output-on-failure -j "$jobs" -E "converges to the exact posterior|recovers the exact posterior")
 
 stage "Clang build and tests (a subset: core, graph, ops, minibatch, model)"
 cmake -S . -B build/clang -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \

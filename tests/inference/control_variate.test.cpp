@@ -110,6 +110,16 @@ TEST_CASE("control variate: bad options are refused by name, and models without 
                                         .control_variate = {.enabled = false}});
   CHECK(without.passes == Approx(50.0).epsilon(1e-12));
 
+  // A warm start from a run without the control variate centres it before its first step.
+  const FitResult first = fit(model, {.max_iterations = 200, .progress = Progress::none, .convergence = {.enabled = false},
+                                      .control_variate = {.enabled = false}});
+  CHECK(first.state->anchor.size() == 0);
+  AdviOptions continued{.max_iterations = 1, .progress = Progress::none, .convergence = {.enabled = false}};
+  continued.warm_start = first.state;
+  const FitResult second = fit(model, continued);
+  CHECK(second.state->anchor.size() == 2);
+  CHECK(second.passes == Approx(first.passes + 1 + 0.1).epsilon(1e-12));  // a full pass, then one step of 50 of 500 rows
+
   // Without minibatches there is nothing to reduce: the same run with the option on or off.
   Model whole;
   const Variable mu = whole.free("mu", Normal(0.0, 10.0));

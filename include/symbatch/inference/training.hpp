@@ -178,7 +178,8 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
   std::int64_t done = 0;
   bool stop = false;
   for (; done < settings.max_iterations && !stop; ++done) {
-    if (problem.control_variate && state->iterations == state->next_recentre) {
+    // (A warm start from a run without the control variate has no anchor yet: centre it first.)
+    if (problem.control_variate && (state->anchor.size() == 0 || state->iterations >= state->next_recentre)) {
       // Re-centre at the average once there is one (closer to the optimum than any iterate).
       problem.anchor_of(state->average.count() > 0 ? state->average.value() : current, anchor);
       problem.control_variate->recentre(function, anchor, state->iterations);
