@@ -63,10 +63,8 @@ class ControlVariate {
   /// Null when `options` disable it or the model's log-probability reads no minibatch.
   static std::shared_ptr<ControlVariate> for_model(const Model& model, const ControlVariateOptions& options) {
     if (!options.enabled) return nullptr;
-    const Variable logp = model.logp();
-    const std::vector<Variable> values = model.value_variables();
-    if (batch_selections(std::span<const Variable>(&logp, 1), values).empty()) return nullptr;
-    return std::make_shared<ControlVariate>(model, logp, values);
+    if (!model.reads_batches()) return nullptr;
+    return std::make_shared<ControlVariate>(model, model.logp(), model.value_variables());
   }
 
   ControlVariate(const Model& model, const Variable& logp, const std::vector<Variable>& values) : flat_anchor_(Eigen::VectorXd::Zero(model.size())) {

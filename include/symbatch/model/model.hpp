@@ -13,6 +13,7 @@
 
 #include "symbatch/distributions/data_support.hpp"
 #include "symbatch/model/batch_selection.hpp"
+#include "symbatch/model/row_reduction.hpp"
 #include "symbatch/model/total_size.hpp"
 #include "symbatch/model/transform.hpp"
 #include "symbatch/ops/reduce.hpp"
@@ -121,25 +122,55 @@ class Model {
   }
 
   /// @brief The scalar log-probability graph over the value variables.
+  ///
+  /// With a row reduction set (`set_row_reduction`), the observed terms that read minibatch views
+  /// are evaluated in chunks of rows (model/row_reduction.hpp): the same value up to rounding,
+  /// bit-identical for any thread count (and process count in the exact mode).
   /// @throws std::invalid_argument if the graph contains a random node that does not only
-  /// select rows of data (see model/batch_selection.hpp).
+  /// select rows of data (see model/batch_selection.hpp), or, with a row reduction, if a term
+  /// that reads the batch cannot be split into chunks of rows.
   Variable logp(LogpOptions options = {}) const {
     Variable total = prior_terms(options);
     for (const ObservedVariable& observed : observed_) total = total + observed.scale * sum(observed.pointwise);
     for (const auto& [name, term] : potentials_) total = total + sum(term);
     check_random_nodes(total, value_variables());
+    if (reduction_) total = reduced_logp(options, false);
     total.set_name("logp");
     return total;
   }
 
   /// @brief The log-probability with every batch selection (minibatch views, random slices of
   /// data) replaced by its whole array and every observed scale set to 1: the full-data
-  /// log-probability.
+  /// log-probability. With a row reduction, the batched terms are evaluated over the whole
+  /// arrays in chunks of rows (no intermediate of N rows is formed) and shared out like a batch.
   Variable full_data_logp(LogpOptions options = {}) const {
+    if (reduction_) return reduced_logp(options, true);
     Variable total = prior_terms(options);
     for (const ObservedVariable& observed : observed_) total = total + sum(observed.pointwise);
     for (const auto& [name, term] : potentials_) total = total + sum(term);
     return replace_batch_selections(std::span<const Variable>(&total, 1), value_variables())[0];
+  }
+
+  /// @brief Evaluates the observed terms that read minibatch views in chunks of
+  /// `reduction.chunk_rows` rows, over `reduction.threads` threads and across the processes of
+  /// `reduction.communicator` (symbatch/mpi), with a fixed order of addition (see
+  /// model/row_reduction.hpp). Affects the graphs `logp` and `full_data_logp` build afterwards.
+  /// @throws std::invalid_argument for `chunk_rows < 1` or `threads` outside [1, 1024].
+  void set_row_reduction(RowReduction reduction) {
+    detail::check_row_reduction("Model::set_row_reduction", reduction);
+    pool_ = reduction.threads > 1 ? std::make_shared<ThreadPool>(reduction.threads) : nullptr;
+    reduction_ = std::move(reduction);
+  }
+  /// @brief The row reduction set by `set_row_reduction`, if any.
+  const std::optional<RowReduction>& row_reduction() const { return reduction_; }
+
+  /// @brief True when the log-probability reads a batch (a minibatch view or a random slice).
+  bool reads_batches() const {
+    std::vector<Variable> roots;
+    for (const ObservedVariable& observed : observed_) roots.push_back(observed.pointwise);
+    for (const auto& [name, term] : potentials_) roots.push_back(term);
+    const std::vector<Variable> values = value_variables();
+    return !batch_selections(roots, values).empty();
   }
 
   /// @brief The unscaled log-likelihood of an observed variable, one term per element of the
@@ -271,6 +302,35 @@ class Model {
     return BatchRows{dim(rows.selection, 0), dim(rows.array, 0), rows.array.label()};
   }
 
+  /// `logp` (or with `whole` the full-data log-probability) with the batched observed terms in
+  /// one chunked node.
+  Variable reduced_logp(const LogpOptions& options, bool whole) const {
+    const std::vector<Variable> values = value_variables();
+    Variable total = prior_terms(options);
+    std::vector<detail::ChunkedTerm> batched;
+    for (const ObservedVariable& observed : observed_) {
+      const std::vector<BatchSelection> selections = batch_selections(std::span<const Variable>(&observed.pointwise, 1), values);
+      if (selections.empty()) {
+        total = total + (whole ? sum(observed.pointwise) : observed.scale * sum(observed.pointwise));
+        continue;
+      }
+      for (const BatchSelection& selection : selections)
+        if (!as_minibatch_view(selection.selection))
+          throw_invalid("Model::logp", "the observed term '", observed.name, "' reads ", describe_selection(selection),
+                        "; a row reduction splits batches of minibatch views only");
+      batched.push_back({observed.name, observed.pointwise, whole ? constant(1.0) : observed.scale});
+    }
+    for (const auto& [name, term] : potentials_) {
+      const std::vector<BatchSelection> selections = batch_selections(std::span<const Variable>(&term, 1), values);
+      if (!selections.empty())
+        throw_invalid("Model::logp", "the potential '", name, "' reads ", describe_selection(selections[0]),
+                      "; with a row reduction only observed terms (sums over rows) may read the batch");
+      total = total + sum(term);
+    }
+    if (!batched.empty()) total = total + detail::chunked_observed_sum(batched, whole, *reduction_, pool_);
+    return total;
+  }
+
   /// Random nodes that only select rows of data are batch selection; any other is an error.
   static void check_random_nodes(const Variable& total, const std::vector<Variable>& parameters) {
     const ApplyNode* node = non_selecting_random_node(std::span<const Variable>(&total, 1), parameters);
@@ -285,6 +345,8 @@ class Model {
   std::vector<ObservedVariable> observed_;
   std::vector<std::pair<std::string, Variable>> potentials_;
   std::set<std::string> names_;
+  std::optional<RowReduction> reduction_;
+  std::shared_ptr<ThreadPool> pool_;
 };
 
 }  // namespace symbatch

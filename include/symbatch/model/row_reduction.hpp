@@ -1,0 +1,476 @@
+/// @file row_reduction.hpp
+/// @brief The deterministic chunked reduction of a model's observed terms over the rows of its
+/// batch, shared by threads and by processes (MPI).
+///
+/// With a `RowReduction` set on a `Model` (`Model::set_row_reduction`), the observed terms that
+/// read minibatch views are evaluated as one node, `chunked_observed_sum`: the rows of the batch
+/// (rows `0..R-1`, in the batch's own order) are cut into chunks of `chunk_rows` rows, a fixed
+/// size that does not depend on the number of threads or processes. For each chunk, a compiled
+/// function evaluates the chunk's part of the scaled observed terms and its gradient; the
+/// partials are then added in chunk order, one chunk after another. The result is therefore the
+/// same bits whichever thread or process computed which chunk: for any thread count and, in the
+/// `exact` mode, for any number of MPI processes, and equal to a single-process run with the
+/// same chunk size and seed.
+///
+/// The scale of each term (`total_size / rows`) is computed once from the whole batch, outside
+/// the chunks, so a chunk's term is `scale * sum(its rows)`, and a process whose share of a small
+/// batch is empty contributes 0. Priors, Jacobians, unbatched terms and everything after the
+/// log-probability (ADVI's entropy and draws, the optimizer) stay outside the node: every process
+/// computes them once, identically.
+///
+/// Only terms that are sums over rows can be split into chunks. A batched term's graph may reach
+/// the batch's rows only through ops that keep row i of the batch in row i of the result:
+/// elementwise ops, casts, data checks, `matmul(rows, W)`, `take(parameters, row indices)` and
+/// reductions over axes other than the rows. Anything else (a mean over the batch, a sort, a
+/// reshape of the rows) is refused, naming the op, as is a potential that reads the batch.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "symbatch/compile/function.hpp"
+#include "symbatch/core/thread_pool.hpp"
+#include "symbatch/distributions/data_support.hpp"
+#include "symbatch/distributions/distribution.hpp"
+#include "symbatch/grad/grad.hpp"
+#include "symbatch/minibatch/minibatch.hpp"
+#include "symbatch/ops/blas.hpp"
+#include "symbatch/ops/elemwise/where.hpp"
+#include "symbatch/ops/reduce.hpp"
+
+namespace symbatch {
+
+/// @brief How a distributed reduction combines the processes' chunk partials.
+enum class ReductionMode {
+  /// Every process receives every chunk's partial (an all-gather) and adds them in chunk order:
+  /// bit-identical for any number of processes and equal to one process.
+  exact,
+  /// Every process adds its own chunks in order, then the processes' sums are added by the
+  /// communicator's all-reduce (MPI_Allreduce, whose order the MPI library chooses): one message
+  /// of P + 2 doubles per process instead of all partials; equal to `exact` to about 1e-15
+  /// relative, and the same on every process.
+  fast,
+};
+
+/// @brief What the chunked reduction needs from a group of processes (MPI, in symbatch/mpi).
+/// Every call is collective: every process of the group makes it, in the same order.
+class ChunkCommunicator {
+ public:
+  virtual ~ChunkCommunicator() = default;
+  /// This process's number, 0-based, and the number of processes.
+  virtual int rank() const = 0;
+  virtual int ranks() const = 0;
+  /// Process r has written `values[offsets[r] .. offsets[r+1])`; on return every process holds
+  /// every process's part (`offsets` has `ranks() + 1` entries, in doubles).
+  virtual void allgather(double* values, std::span<const std::int64_t> offsets) const = 0;
+  /// Element-wise sum over the processes of `values[0..count)`, the same result on every one.
+  virtual void allreduce_sum(double* values, std::int64_t count) const = 0;
+};
+
+/// @brief How `Model::logp` evaluates its batched observed terms: in chunks of `chunk_rows` rows,
+/// over `threads` threads, and across the processes of `communicator` (null: this process only).
+struct RowReduction {
+  /// Rows per chunk: fixed, so the partial sums (and the result's bits) do not depend on how the
+  /// chunks are shared out. Small chunks split small batches finely; each chunk costs one call
+  /// of a compiled function (about a microsecond on top of its rows' work).
+  std::int64_t chunk_rows = 1024;
+  /// Threads of this process that evaluate chunks (each a contiguous run of them).
+  int threads = 1;
+  ReductionMode mode = ReductionMode::exact;
+  std::shared_ptr<const ChunkCommunicator> communicator = {};
+
+  /// True for the process that prints progress and writes files (rank 0, or no communicator).
+  bool is_root() const { return !communicator || communicator->rank() == 0; }
+};
+
+namespace detail {
+
+inline void check_row_reduction(const char* function, const RowReduction& reduction) {
+  if (reduction.chunk_rows < 1) throw_invalid(function, "chunk_rows is ", reduction.chunk_rows, ", but must be at least 1");
+  if (reduction.threads < 1) throw_invalid(function, "threads is ", reduction.threads, ", but must be at least 1");
+  if (reduction.threads > 1024) throw_invalid(function, "threads is ", reduction.threads, ", but must be at most 1024");
+}
+
+/// The rows `lo .. min(hi, R)` of a batch, where the batch is (by `kind`) the circular window of
+/// `batch_size` rows starting at a row, the rows at an index vector, or the whole array.
+/// Inputs: the array, then (window, gather) the start or the indices, then lo and hi (i64
+/// scalars). Output: those rows (a view when they are contiguous in the array).
+class ChunkRows final : public Op {
+ public:
+  enum class Kind { window, gather, whole };
+  ChunkRows(Kind kind, std::int64_t batch_size) : kind_(kind), batch_size_(batch_size) {}
+  std::string name() const override { return "chunk_rows"; }
+  OpParameters parameters() const override {
+    return {{"kind", std::string(kind_ == Kind::window ? "window" : kind_ == Kind::gather ? "gather" : "whole")}, {"batch_size", batch_size_}};
+  }
+  std::vector<Type> output_types(std::span<const Variable> inputs) const override {
+    Type type = inputs[0].type();
+    type.shape[0] = Type::unknown;
+    return {type};
+  }
+  void perform(InputValues in, OutputValues out, Scratch& scratch) const override {
+    const Array& array = *in[0];
+    const std::int64_t n = array.shape()[0];
+    const std::size_t bound = kind_ == Kind::whole ? 1 : 2;
+    const std::int64_t lo = in[bound]->item<std::int64_t>();
+    const std::int64_t rows = kind_ == Kind::whole ? n : kind_ == Kind::window ? batch_size_ : in[1]->shape()[0];
+    const std::int64_t hi = std::min(in[bound + 1]->item<std::int64_t>(), rows);
+    const std::int64_t count = std::max<std::int64_t>(hi - lo, 0);
+    Array& result = *out[0];
+    result.reset();  // drop last call's reference so the scratch buffer can be reused
+    if (kind_ == Kind::whole || count == 0) {
+      result = array.slice_rows(std::min(lo, n), std::min(lo, n) + count);
+      return;
+    }
+    if (scratch.arrays.empty()) scratch.arrays.resize(1);
+    Array& joined = scratch.arrays[0];
+    Shape shape = array.shape();
+    shape[0] = count;
+    const std::size_t row_bytes = n == 0 ? 0 : array.bytes() / static_cast<std::size_t>(n);
+    if (kind_ == Kind::window) {
+      const std::int64_t start = (in[1]->item<std::int64_t>() + lo) % n;
+      if (start + count <= n) {
+        result = array.slice_rows(start, start + count);
+        return;
+      }
+      joined.ensure(array.dtype(), shape);
+      const std::int64_t first = n - start;
+      std::memcpy(joined.raw_data(), array.raw_data() + static_cast<std::size_t>(start) * row_bytes, static_cast<std::size_t>(first) * row_bytes);
+      std::memcpy(joined.raw_data() + static_cast<std::size_t>(first) * row_bytes, array.raw_data(), static_cast<std::size_t>(count - first) * row_bytes);
+      result = joined;
+      return;
+    }
+    const std::int64_t* index = in[1]->data<std::int64_t>() + lo;
+    for (std::int64_t k = 0; k < count; ++k)
+      if (index[k] < 0 || index[k] >= n) throw_invalid(name(), "index ", index[k], " is out of range for axis 0 of size ", n);
+    joined.ensure(array.dtype(), shape);
+    const std::byte* source = array.raw_data();
+    std::byte* target = joined.raw_data();
+    for (std::int64_t k = 0; k < count; ++k)
+      std::memcpy(target + static_cast<std::size_t>(k) * row_bytes, source + static_cast<std::size_t>(index[k]) * row_bytes, row_bytes);
+    result = joined;
+  }
+  std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable>) const override {
+    return std::vector<InputGrad>(node.inputs().size(), InputGrad::disconnected());  // data, not parameters
+  }
+  std::optional<int> view_of(int) const override { return 0; }
+
+ private:
+  Kind kind_;
+  std::int64_t batch_size_;
+};
+
+/// One batched observed term: its unscaled pointwise log-likelihood (a graph that reads
+/// minibatch views, or with `whole` the views' arrays), its scale, and its name for messages.
+struct ChunkedTerm {
+  std::string name;
+  Variable pointwise;
+  Variable scale;
+};
+
+/// Refuses a term whose graph mixes the batch's rows (see the file comment); the views (or, for
+/// the full data, their arrays) are the row-carrying roots.
+inline void check_rows_separate(const std::string& term, const Variable& pointwise, const std::unordered_set<const VariableNode*>& roots) {
+  std::unordered_set<const VariableNode*> carries(roots.begin(), roots.end());
+  const Variable root[] = {pointwise};
+  for (ApplyNode* node : toposort(root)) {
+    std::vector<bool> input_rows;
+    bool any = false;
+    for (const Variable& input : node->inputs()) {
+      input_rows.push_back(carries.count(input.get()) > 0);
+      any = any || input_rows.back();
+    }
+    if (!any || carries.count(node->output(0).get())) continue;
+    const Op& op = node->op();
+    const int rank = node->output(0).rank();
+    bool keeps = false;
+    if (op_is<ElemwiseKernel>(op) || op_is<Where>(op) || op_is<Cast>(op) || op_is<CheckObservedData>(op) || op_is<CheckParameter>(op)) {
+      keeps = rank > 0;
+      for (std::size_t i = 0; i < input_rows.size(); ++i)
+        if (input_rows[i] && node->input(i).rank() != rank) keeps = false;  // a broadcast would move the rows off axis 0
+    } else if (op_is<MatMul>(op)) {
+      keeps = input_rows[0] && !input_rows[1] && node->input(0).rank() == 2;
+    } else if (op_is<Take>(op)) {
+      keeps = !input_rows[0] && input_rows[1];  // parameters gathered per row
+    } else if (const auto* reduce = op_as<Reduce>(op)) {
+      const std::optional<int> axis = reduce->axis();
+      const int input_rank = node->input(0).rank();
+      keeps = axis && (*axis < 0 ? *axis + input_rank : *axis) > 0;
+    }
+    if (!keeps)
+      throw_invalid("Model::logp", "the observed term '", term, "' reads the batch's rows through ", op.describe(),
+                    ", which mixes rows; a row reduction splits only terms that are sums over rows (elementwise ops, matmul(rows, W), "
+                    "take(parameters, row indices), reductions over other axes)");
+    for (std::size_t i = 0; i < node->num_outputs(); ++i) carries.insert(node->output(i).get());
+  }
+  if (!carries.count(pointwise.get()) || pointwise.rank() == 0)
+    throw_invalid("Model::logp", "the observed term '", term, "' has no axis of batch rows; a row reduction splits only terms that are sums over rows");
+}
+
+/// The node: inputs `[parameters..., scales..., row sources..., row counts...]`, outputs the
+/// scaled sum of the terms and its gradient with respect to each f64 parameter.
+class ChunkedObservedSum final : public Op {
+ public:
+  struct Graph {
+    std::vector<Variable> inner_inputs;   // parameters, scales, row sources, lo, hi
+    std::vector<Variable> inner_outputs;  // value, then one gradient per f64 parameter
+    std::size_t parameters = 0, scales = 0, sources = 0, counts = 0;
+    std::vector<std::size_t> differentiated;  // positions (among the parameters) of the f64 ones
+  };
+
+  ChunkedObservedSum(Graph graph, RowReduction reduction, std::shared_ptr<ThreadPool> pool)
+      : graph_(std::move(graph)), reduction_(std::move(reduction)), pool_(std::move(pool)) {}
+  std::string name() const override { return "chunked_observed_sum"; }
+  OpParameters parameters() const override {
+    return {{"chunk_rows", reduction_.chunk_rows}, {"threads", std::int64_t{reduction_.threads}},
+            {"ranks", std::int64_t{reduction_.communicator ? reduction_.communicator->ranks() : 1}}};
+  }
+  bool equals(const Op& other) const override { return this == &other; }
+
+  std::vector<Type> output_types(std::span<const Variable> inputs) const override {
+    std::vector<Type> types{Type{DType::f64, {}}};
+    for (std::size_t position : graph_.differentiated) types.push_back(inputs[position].type());
+    return types;
+  }
+
+  void perform(InputValues in, OutputValues out, Scratch& scratch) const override {
+    const std::size_t first_count = graph_.parameters + graph_.scales + graph_.sources;
+    std::int64_t rows = 0;
+    for (std::size_t k = 0; k < graph_.counts; ++k) rows = std::max(rows, in[first_count + k]->item<std::int64_t>());
+    const std::int64_t chunks = (rows + reduction_.chunk_rows - 1) / reduction_.chunk_rows;
+    std::int64_t gradient_size = 0;
+    for (std::size_t position : graph_.differentiated) gradient_size += in[position]->size();
+    const std::int64_t width = 2 + gradient_size;  // status, value, gradient
+    const int ranks = reduction_.communicator ? reduction_.communicator->ranks() : 1;
+    const int rank = reduction_.communicator ? reduction_.communicator->rank() : 0;
+    const auto share = [&](int r) { return chunks * r / ranks; };  // first chunk of process r
+    const std::int64_t begin = share(rank), end = share(rank + 1);
+
+    if (scratch.arrays.size() < 2) scratch.arrays.resize(2);
+    Array& table_array = scratch.arrays[0];
+    const bool exact = reduction_.mode == ReductionMode::exact;
+    const std::int64_t table_rows = exact ? chunks : end - begin;
+    table_array.ensure(DType::f64, Shape{std::max<std::int64_t>(table_rows, 1) * width});
+    double* table = table_array.data<double>();
+    double* mine = exact ? table + begin * width : table;
+
+    // This process's chunks, split into contiguous runs over the threads.
+    const int tasks = static_cast<int>(std::min<std::int64_t>(reduction_.threads, end - begin));
+    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(std::max(tasks, 1)));
+    const auto run = [&](int task) {
+      const std::int64_t from = begin + (end - begin) * task / tasks, to = begin + (end - begin) * (task + 1) / tasks;
+      std::unique_ptr<Worker> worker;
+      std::int64_t c = from;
+      try {
+        worker = acquire();
+        for (std::size_t i = 0; i < first_count; ++i) worker->inputs[i] = *in[i];
+        for (; c < to; ++c) evaluate(*worker, c, mine + (c - begin) * width);
+      } catch (...) {
+        errors[static_cast<std::size_t>(task)] = std::current_exception();
+        for (; c < to; ++c) mine[(c - begin) * width] = 1;  // failed
+      }
+      if (worker) release(std::move(worker));
+    };
+    if (tasks > 1 && pool_) pool_->run(tasks, run);
+    else
+      for (int task = 0; task < tasks; ++task) run(task);
+
+    // The result: every chunk's partial, added in chunk order.
+    Array& sum_array = scratch.arrays[1];
+    sum_array.ensure(DType::f64, Shape{width});
+    double* sum = sum_array.data<double>();
+    std::fill_n(sum, width, 0.0);
+    if (exact) {
+      if (ranks > 1) {
+        std::vector<std::int64_t> offsets(static_cast<std::size_t>(ranks) + 1);
+        for (int r = 0; r <= ranks; ++r) offsets[static_cast<std::size_t>(r)] = share(r) * width;
+        reduction_.communicator->allgather(table, offsets);
+      }
+      add_rows(table, chunks, width, sum);
+    } else {
+      add_rows(mine, end - begin, width, sum);
+      if (ranks > 1) reduction_.communicator->allreduce_sum(sum, width);
+    }
+    for (const std::exception_ptr& error : errors)
+      if (error) std::rethrow_exception(error);
+    if (sum[0] != 0)
+      throw std::runtime_error("chunked_observed_sum: another process failed to evaluate its share of the batch (its error is reported there)");
+
+    out[0]->ensure(DType::f64, Shape{});
+    out[0]->data<double>()[0] = sum[1];
+    std::int64_t offset = 2;
+    for (std::size_t g = 0; g < graph_.differentiated.size(); ++g) {
+      const Array& parameter = *in[graph_.differentiated[g]];
+      out[g + 1]->ensure(DType::f64, parameter.shape());
+      std::copy_n(sum + offset, parameter.size(), out[g + 1]->data<double>());
+      offset += parameter.size();
+    }
+  }
+
+  std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable> output_grads) const override {
+    std::vector<InputGrad> grads(node.inputs().size(), InputGrad::disconnected());
+    for (std::size_t g = 1; g < output_grads.size(); ++g)
+      if (output_grads[g]) {
+        for (std::size_t position : graph_.differentiated)
+          grads[position] = InputGrad::undefined("second derivatives through a chunked row reduction are not available");
+        return grads;
+      }
+    if (!output_grads[0]) return grads;
+    for (std::size_t g = 0; g < graph_.differentiated.size(); ++g)
+      grads[graph_.differentiated[g]] = InputGrad::of(output_grads[0] * node.output(g + 1));
+    return grads;
+  }
+
+ private:
+  struct Worker {
+    Function function;
+    std::vector<Array> inputs;
+  };
+
+  static void add_rows(const double* rows, std::int64_t count, std::int64_t width, double* sum) {
+    for (std::int64_t c = 0; c < count; ++c) {
+      const double* row = rows + c * width;
+      sum[0] += row[0];
+      if (row[0] != 0) continue;  // a failed chunk's partial is not a number to add
+      for (std::int64_t j = 1; j < width; ++j) sum[j] += row[j];
+    }
+  }
+
+  void evaluate(Worker& worker, std::int64_t chunk, double* row) const {
+    const std::size_t lo = worker.inputs.size() - 2;
+    worker.inputs[lo].data<std::int64_t>()[0] = chunk * reduction_.chunk_rows;
+    worker.inputs[lo + 1].data<std::int64_t>()[0] = (chunk + 1) * reduction_.chunk_rows;
+    const std::vector<Array>& values = worker.function(worker.inputs);
+    row[0] = 0;
+    row[1] = values[0].item();
+    double* target = row + 2;
+    for (std::size_t g = 1; g < values.size(); ++g) {
+      const Array& gradient = values[g];
+      for (std::int64_t j = 0; j < gradient.size(); ++j) *target++ = gradient.flat<double>(j);
+    }
+  }
+
+  std::unique_ptr<Worker> acquire() const {
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        std::unique_ptr<Worker> worker = std::move(idle_.back());
+        idle_.pop_back();
+        return worker;
+      }
+    }
+    auto worker = std::make_unique<Worker>(Worker{compile(graph_.inner_inputs, graph_.inner_outputs), {}});
+    worker->inputs.resize(graph_.inner_inputs.size());
+    worker->inputs[graph_.inner_inputs.size() - 2] = Array::scalar<std::int64_t>(0);
+    worker->inputs[graph_.inner_inputs.size() - 1] = Array::scalar<std::int64_t>(0);
+    return worker;
+  }
+  void release(std::unique_ptr<Worker> worker) const {
+    // Drop the references to this call's values, so the caller's buffers stay its own.
+    for (std::size_t i = 0; i + 2 < worker->inputs.size(); ++i) worker->inputs[i].reset();
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(worker));
+  }
+
+  Graph graph_;
+  RowReduction reduction_;
+  std::shared_ptr<ThreadPool> pool_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::unique_ptr<Worker>> idle_;
+};
+
+/// The node over `terms` (each reads the views of minibatch calls, or with `whole` is evaluated
+/// over the views' whole arrays): returns the scaled sum of the terms. `parameters` are the
+/// model's value variables (differentiated); other graph inputs are passed through as data.
+inline Variable chunked_observed_sum(const std::vector<ChunkedTerm>& terms, bool whole, const RowReduction& reduction,
+                                     std::shared_ptr<ThreadPool> pool) {
+  ChunkedObservedSum::Graph graph;
+  std::vector<Variable> outer;  // the node's inputs
+  const Variable lo = input("chunk_lo", DType::i64, {}), hi = input("chunk_hi", DType::i64, {});
+
+  // Graph inputs of the terms (value variables, data inputs): shared by the inner graph as they are.
+  std::vector<Variable> pointwise;
+  for (const ChunkedTerm& term : terms) pointwise.push_back(term.pointwise);
+  for (const Variable& root : graph_inputs(pointwise))
+    if (root.is_input()) {
+      if (root.dtype() == DType::f64) graph.differentiated.push_back(outer.size());
+      outer.push_back(root);
+      graph.inner_inputs.push_back(root);
+    }
+  graph.parameters = outer.size();
+
+  std::vector<Variable> scales;
+  for (const ChunkedTerm& term : terms) {
+    scales.push_back(input(term.name + "_scale", DType::f64, {}));
+    outer.push_back(term.scale);
+    graph.inner_inputs.push_back(scales.back());
+  }
+  graph.scales = terms.size();
+
+  // Row sources: the view's row input (a window start, or row numbers), an input of the inner graph.
+  std::unordered_map<const VariableNode*, Variable> source_inputs;
+  std::vector<std::pair<Variable, Variable>> replacements;
+  std::vector<Variable> counts;
+  for (const ChunkedTerm& term : terms) {
+    const Variable roots[] = {term.pointwise};
+    const std::vector<MinibatchView> views = minibatch_views(roots);
+    std::unordered_set<const VariableNode*> row_roots;
+    Variable count;
+    for (const MinibatchView& view : views) {
+      const ApplyNode& owner = *view.view.owner();
+      const bool window = op_is<CircularWindow>(owner.op());
+      Variable chunk;
+      if (whole) {
+        chunk = make_apply<ChunkRows>({view.array, lo, hi}, ChunkRows::Kind::whole, 0);
+        if (!count) count = dim(view.array, 0);
+      } else {
+        const Variable source = owner.input(1);
+        auto found = source_inputs.find(source.get());
+        if (found == source_inputs.end()) {
+          found = source_inputs.emplace(source.get(), input(source.name().empty() ? "rows" : source.name(), source.dtype(), source.type().shape)).first;
+          outer.push_back(source);
+          graph.inner_inputs.push_back(found->second);
+          ++graph.sources;
+        }
+        const std::int64_t batch_size = window ? op_as<MinibatchDraw>(view.source->op())->batch_size() : 0;
+        chunk = make_apply<ChunkRows>({view.array, found->second, lo, hi}, window ? ChunkRows::Kind::window : ChunkRows::Kind::gather, batch_size);
+        if (!count) count = window ? constant(std::int64_t{batch_size}) : dim(source, 0);
+      }
+      replacements.emplace_back(view.view, chunk);
+      row_roots.insert(view.view.get());
+    }
+    check_rows_separate(term.name, term.pointwise, row_roots);
+    counts.push_back(count);
+  }
+  for (const Variable& count : counts) outer.push_back(count);
+  graph.counts = counts.size();
+  graph.inner_inputs.push_back(lo);
+  graph.inner_inputs.push_back(hi);
+
+  // The inner value: sum over the terms of scale * sum(the chunk's pointwise terms).
+  Variable value = constant(0.0);
+  const std::vector<Variable> chunked = replace(pointwise, replacements);
+  for (std::size_t k = 0; k < terms.size(); ++k) value = value + scales[k] * sum(chunked[k]);
+  graph.inner_outputs.push_back(value);
+  std::vector<Variable> wrt;
+  for (std::size_t position : graph.differentiated) wrt.push_back(graph.inner_inputs[position]);
+  for (const Variable& gradient : grad(value, wrt)) graph.inner_outputs.push_back(gradient);
+
+  auto node = ApplyNode::make(std::make_shared<const ChunkedObservedSum>(std::move(graph), reduction, std::move(pool)), outer);
+  Variable result = node->output(0);
+  result.set_name(whole ? "observed_full_data" : "observed_batch");
+  return result;
+}
+
+}  // namespace detail
+}  // namespace symbatch
