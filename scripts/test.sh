@@ -5,7 +5,7 @@
 # time; the whole must stay well inside CI's budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-symbatch_extra_packages=(clang)
+symbatch_extra_packages=(clang libopenmpi-dev openmpi-bin)
 source scripts/deps.sh
 jobs=${SYMBATCH_JOBS:-2}
 stage_start=$SECONDS

@@ -24,3 +24,11 @@ file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/example-output)
 add_test(NAME example.out_directory_is_created_or_reported
   COMMAND ${CMAKE_COMMAND} -DEXAMPLE=$<TARGET_FILE:hierarchical> -DNAME=hierarchical -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/out-directory-check
           -P ${CMAKE_CURRENT_SOURCE_DIR}/examples/check_out_directory.cmake)
+
+# The MPI example on two processes (its fit bit-identical to one process is tests/mpi's claim).
+if(TARGET linear_regression_mpi AND NOT SYMBATCH_SANITIZED)
+  add_test(NAME example.linear_regression_mpi.np2
+    COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 --oversubscribe --mca btl_vader_single_copy_mechanism none $<TARGET_FILE:linear_regression_mpi> --small)
+  set_tests_properties(example.linear_regression_mpi.np2 PROPERTIES TIMEOUT 600 PROCESSORS 2
+    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+endif()

@@ -127,10 +127,10 @@ inline FitResult fit(const Model& model, AdviOptions options = {}, std::vector<C
     // half the mean's tolerance keeps each fitted correlation's MCSE near 0.015.
     for (Eigen::Index k = 2 * size; k < bound.size(); ++k) bound[k] = 0.5 * convergence.mcse_tolerance * sd[(k - 2 * size) / factor_columns];
   };
-  if (!model.observed_variables().empty()) problem.data_scale = model.observed_variables().front().scale;
+  problem.data_scale = model.data_scale();
   const TrainingOutcome outcome = detail::train(
       "fit", problem,
-      {options.max_iterations, options.optimizer, options.schedule, options.averaging, options.convergence, options.seed, options.progress,
+      {options.max_iterations, options.optimizer, options.schedule, options.averaging, options.convergence, options.seed, detail::progress_on_this_process(model, options.progress),
        options.progress_stream, options.warm_start, options.control_variate},
       callbacks);
   FitResult result{objective.approximation_from(detail::parameter_values(objective.parameters, outcome.average)),

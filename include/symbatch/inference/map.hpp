@@ -93,10 +93,10 @@ inline MapResult find_map(const Model& model, MapOptions options = {}, std::vect
   }
   problem.mcse_bound = [tolerance = options.convergence.mcse_tolerance](const Eigen::VectorXd&, const Eigen::VectorXd& fisher_sd,
                                                                          Eigen::VectorXd& bound) { bound = tolerance * fisher_sd; };
-  if (!model.observed_variables().empty()) problem.data_scale = model.observed_variables().front().scale;
+  problem.data_scale = model.data_scale();
   const TrainingOutcome outcome = detail::train(
       "find_map", problem,
-      {options.max_iterations, options.optimizer, options.schedule, options.averaging, options.convergence, options.seed, options.progress,
+      {options.max_iterations, options.optimizer, options.schedule, options.averaging, options.convergence, options.seed, detail::progress_on_this_process(model, options.progress),
        options.progress_stream, options.warm_start, options.control_variate},
       callbacks);
   // Constrained values: evaluate each free variable's constrained graph at the estimate.

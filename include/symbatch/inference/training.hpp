@@ -108,6 +108,11 @@ struct TrainingOutcome {
 
 namespace detail {
 
+/// `progress`, or none on a process other than the root of a distributed model (mpi.hpp).
+inline Progress progress_on_this_process(const Model& model, Progress progress) {
+  return model.row_reduction() && !model.row_reduction()->is_root() ? Progress::none : progress;
+}
+
 /// Copies of the parameters' values with their entries read from `flat` (their flat order).
 inline std::vector<Array> parameter_values(const std::vector<Variable>& parameters, const Eigen::VectorXd& flat) {
   std::vector<Array> values;

@@ -55,8 +55,8 @@ inline const char* scheme_name(MinibatchScheme scheme) {
 /// draw (the window start for the circular slice, the row indices otherwise).
 class MinibatchDraw final : public random::RandomOp {
  public:
-  MinibatchDraw(MinibatchScheme scheme, std::int64_t batch_size, LastBatch last_batch, std::vector<std::string> names)
-      : scheme_(scheme), batch_size_(batch_size), last_batch_(last_batch), names_(std::move(names)) {}
+  MinibatchDraw(MinibatchScheme scheme, std::int64_t batch_size, LastBatch last_batch, std::vector<std::string> names, std::uint64_t stream = 0)
+      : scheme_(scheme), batch_size_(batch_size), last_batch_(last_batch), names_(std::move(names)), stream_(stream) {}
   std::string name() const override { return "minibatch"; }
   /// Declared for printing and messages; like every random op, a draw is equal only to itself.
   OpParameters parameters() const override { return {{"scheme", std::string(scheme_name(scheme_))}, {"batch_size", batch_size_}}; }
@@ -71,7 +71,11 @@ class MinibatchDraw final : public random::RandomOp {
   }
 
   void perform(InputValues in, OutputValues out, Scratch& scratch) const override {
-    const RngState state = in[0]->data<RngState>()[0];
+    const RngState given = in[0]->data<RngState>()[0];
+    // A stream other than 0 moves the draws to Philox counters of their own (counter word 3),
+    // independent of stream 0's; the state passed on is the given one, advanced.
+    RngState state = given;
+    state.counter[3] ^= stream_;
     const std::int64_t rows = in[1]->item<std::int64_t>();
     for (std::size_t i = 2; i < in.size(); ++i) {
       const std::int64_t other = in[i]->item<std::int64_t>();
@@ -96,7 +100,7 @@ class MinibatchDraw final : public random::RandomOp {
       case MinibatchScheme::without_replacement: draw_distinct(stream, rows, draw, scratch); break;
       case MinibatchScheme::epoch_reshuffle: draw_epoch(state, rows, draw, scratch); break;
     }
-    write_next_state(state, *out[0]);
+    write_next_state(given, *out[0]);
   }
 
 
@@ -143,7 +147,7 @@ class MinibatchDraw final : public random::RandomOp {
     const std::int64_t wanted[4] = {epoch, static_cast<std::int64_t>(state.key[0]), static_cast<std::int64_t>(state.key[1]), rows};
     if (!(key.has_buffer() && key.size() == 4 && std::equal(wanted, wanted + 4, key.data<std::int64_t>()))) {
       RngState epoch_state = state;
-      epoch_state.counter = {0, static_cast<std::uint64_t>(epoch), 1, 0};
+      epoch_state.counter = {0, static_cast<std::uint64_t>(epoch), 1, state.counter[3]};
       PhiloxStream stream(epoch_state);
       random_permutation(stream, rows, permutation);
       key.ensure(DType::i64, Shape{4});
@@ -159,6 +163,7 @@ class MinibatchDraw final : public random::RandomOp {
   std::int64_t batch_size_;
   LastBatch last_batch_;
   std::vector<std::string> names_;
+  std::uint64_t stream_;
 };
 
 /// Rows `start..start+B-1` (mod N) of an array: a zero-copy view when the window does not wrap,

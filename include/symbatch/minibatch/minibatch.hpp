@@ -27,6 +27,11 @@ struct MinibatchOptions {
   std::uint64_t shuffle_seed = 0;  ///< seed of the one-time shuffle
   LastBatch last_batch = LastBatch::keep_short;
   std::string name = {};  ///< prefix of the names of the RNG state and the views
+  /// Draws of minibatch calls with different streams are independent even when their RNG states
+  /// are seeded alike: in a sharded MPI run (`mpi::DistributedOptions::sharded`) every process
+  /// builds the same model over its own shard and passes its rank here, so that the processes
+  /// draw their batches independently while sharing one seed. 0 by default.
+  std::uint64_t stream = 0;  ///< prefix of the names of the RNG state and the views
 };
 
 
@@ -75,7 +80,7 @@ inline std::vector<Variable> minibatch(std::int64_t batch_size, std::vector<Vari
   const std::string prefix = options.name.empty() ? "minibatch" : options.name;
   std::vector<Variable> inputs{random::rng(prefix + "_rng")};
   for (const Variable& array : arrays) inputs.push_back(dim(array, 0));
-  auto node = ApplyNode::make(std::make_shared<const detail::MinibatchDraw>(options.scheme, batch_size, options.last_batch, names), inputs);
+  auto node = ApplyNode::make(std::make_shared<const detail::MinibatchDraw>(options.scheme, batch_size, options.last_batch, names, options.stream), inputs);
   const Variable draw = node->output(1);
   draw.set_name(prefix + "_draw");
   const bool circular = options.scheme == MinibatchScheme::circular_slice;

@@ -164,6 +164,20 @@ class Model {
   /// @brief The row reduction set by `set_row_reduction`, if any.
   const std::optional<RowReduction>& row_reduction() const { return reduction_; }
 
+  /// @brief The data scale of the first observed term (total_size / batch rows, null without
+  /// observed terms), which training loops count passes over the data with. In a sharded
+  /// reduction the processes' shards and batches differ, so it is the processes' stood-for rows
+  /// over their batch rows, the same on every process.
+  Variable data_scale() const {
+    if (observed_.empty()) return {};
+    const ObservedVariable& first = observed_.front();
+    if (!reduction_ || !reduction_->sharded || !reduction_->communicator) return first.scale;
+    const Variable rows = first.data.rank() == 0 ? constant(1.0) : cast(dim(first.data, 0), DType::f64);
+    const Variable stood_for = make_apply<detail::ProcessSum>({first.scale * rows}, *reduction_);
+    const Variable batch_rows = make_apply<detail::ProcessSum>({rows}, *reduction_);
+    return where(eq(batch_rows, constant(0.0)), constant(0.0), stood_for / batch_rows);
+  }
+
   /// @brief True when the log-probability reads a batch (a minibatch view or a random slice).
   bool reads_batches() const {
     std::vector<Variable> roots;
@@ -311,6 +325,9 @@ class Model {
     for (const ObservedVariable& observed : observed_) {
       const std::vector<BatchSelection> selections = batch_selections(std::span<const Variable>(&observed.pointwise, 1), values);
       if (selections.empty()) {
+        if (reduction_->sharded && reduction_->communicator)
+          throw_invalid("Model::logp", "the observed term '", observed.name,
+                        "' reads no minibatch; in a sharded reduction every observed term reads a minibatch of its process's shard");
         total = total + (whole ? sum(observed.pointwise) : observed.scale * sum(observed.pointwise));
         continue;
       }

@@ -88,6 +88,12 @@ struct RowReduction {
   int threads = 1;
   ReductionMode mode = ReductionMode::exact;
   std::shared_ptr<const ChunkCommunicator> communicator = {};
+  /// Each process holds only its own shard of the rows and draws its own batch from it (pass the
+  /// rank as `MinibatchOptions::stream`), each observed term scaled by its shard's own
+  /// `total_size / rows`; the processes' sums are added (in rank order in the exact mode). The
+  /// stratified estimator: unbiased for the sum over all shards, and a different estimator from
+  /// the global batch's (false: every process holds all rows and shares out one global batch).
+  bool sharded = false;
 
   /// True for the process that prints progress and writes files (rank 0, or no communicator).
   bool is_root() const { return !communicator || communicator->rank() == 0; }
@@ -253,16 +259,17 @@ class ChunkedObservedSum final : public Op {
     const std::int64_t width = 2 + gradient_size;  // status, value, gradient
     const int ranks = reduction_.communicator ? reduction_.communicator->ranks() : 1;
     const int rank = reduction_.communicator ? reduction_.communicator->rank() : 0;
-    const auto share = [&](int r) { return chunks * r / ranks; };  // first chunk of process r
-    const std::int64_t begin = share(rank), end = share(rank + 1);
+    const bool sharded = reduction_.sharded && ranks > 1;  // every process evaluates its own batch whole
+    const auto share = [&](int r) { return sharded ? 0 : chunks * r / ranks; };  // first chunk of process r
+    const std::int64_t begin = share(rank), end = sharded ? chunks : share(rank + 1);
 
-    if (scratch.arrays.size() < 2) scratch.arrays.resize(2);
+    if (scratch.arrays.size() < 3) scratch.arrays.resize(3);
     Array& table_array = scratch.arrays[0];
     const bool exact = reduction_.mode == ReductionMode::exact;
-    const std::int64_t table_rows = exact ? chunks : end - begin;
+    const std::int64_t table_rows = exact && !sharded ? chunks : end - begin;
     table_array.ensure(DType::f64, Shape{std::max<std::int64_t>(table_rows, 1) * width});
     double* table = table_array.data<double>();
-    double* mine = exact ? table + begin * width : table;
+    double* mine = exact && !sharded ? table + begin * width : table;
 
     // This process's chunks, split into contiguous runs over the threads.
     const int tasks = static_cast<int>(std::min<std::int64_t>(reduction_.threads, end - begin));
@@ -290,7 +297,23 @@ class ChunkedObservedSum final : public Op {
     sum_array.ensure(DType::f64, Shape{width});
     double* sum = sum_array.data<double>();
     std::fill_n(sum, width, 0.0);
-    if (exact) {
+    if (sharded) {
+      // This process's sum, then the processes' sums: in rank order (exact), or by the all-reduce.
+      add_rows(mine, end - begin, width, sum);
+      if (exact) {
+        Array& all = scratch.arrays[2];
+        all.ensure(DType::f64, Shape{ranks * width});
+        double* sums = all.data<double>();
+        std::copy_n(sum, width, sums + rank * width);
+        std::vector<std::int64_t> offsets(static_cast<std::size_t>(ranks) + 1);
+        for (int r = 0; r <= ranks; ++r) offsets[static_cast<std::size_t>(r)] = r * width;
+        reduction_.communicator->allgather(sums, offsets);
+        std::fill_n(sum, width, 0.0);
+        add_rows(sums, ranks, width, sum);
+      } else {
+        reduction_.communicator->allreduce_sum(sum, width);
+      }
+    } else if (exact) {
       if (ranks > 1) {
         std::vector<std::int64_t> offsets(static_cast<std::size_t>(ranks) + 1);
         for (int r = 0; r <= ranks; ++r) offsets[static_cast<std::size_t>(r)] = share(r) * width;
@@ -387,6 +410,48 @@ class ChunkedObservedSum final : public Op {
   std::shared_ptr<ThreadPool> pool_;
   mutable std::mutex mutex_;
   mutable std::vector<std::unique_ptr<Worker>> idle_;
+};
+
+/// The sum of an f64 scalar over the processes of a reduction's communicator (in rank order in
+/// the exact mode, so every process gets the same bits), for quantities every process must agree
+/// on: the data scale a sharded run counts its passes with.
+class ProcessSum final : public Op {
+ public:
+  explicit ProcessSum(RowReduction reduction) : reduction_(std::move(reduction)) {}
+  std::string name() const override { return "process_sum"; }
+  bool equals(const Op& other) const override { return this == &other; }
+  std::vector<Type> output_types(std::span<const Variable>) const override { return {Type{DType::f64, {}}}; }
+  void perform(InputValues in, OutputValues out, Scratch& scratch) const override {
+    const double value = in[0]->item();
+    out[0]->ensure(DType::f64, Shape{});
+    double& result = out[0]->data<double>()[0];
+    const ChunkCommunicator* communicator = reduction_.communicator.get();
+    if (!communicator || communicator->ranks() == 1) {
+      result = value;
+      return;
+    }
+    if (reduction_.mode == ReductionMode::fast) {
+      result = value;
+      communicator->allreduce_sum(&result, 1);
+      return;
+    }
+    const int ranks = communicator->ranks();
+    if (scratch.arrays.empty()) scratch.arrays.resize(1);
+    scratch.arrays[0].ensure(DType::f64, Shape{ranks});
+    double* values = scratch.arrays[0].data<double>();
+    values[communicator->rank()] = value;
+    std::vector<std::int64_t> offsets(static_cast<std::size_t>(ranks) + 1);
+    for (int r = 0; r <= ranks; ++r) offsets[static_cast<std::size_t>(r)] = r;
+    communicator->allgather(values, offsets);
+    result = 0;
+    for (int r = 0; r < ranks; ++r) result += values[r];
+  }
+  std::vector<InputGrad> grad(const ApplyNode&, std::span<const Variable>) const override {
+    return {InputGrad::undefined("a sum over processes has no gradient here")};
+  }
+
+ private:
+  RowReduction reduction_;
 };
 
 /// The node over `terms` (each reads the views of minibatch calls, or with `whole` is evaluated
