@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   for (const char* likelihood : {"linear", "logistic"})
     for (const char* scheme : {"slice", "indices"})
       for (std::int64_t batch : batches) {
-        const std::string suffix = std::string(likelihood) + "/" + scheme + "/" + std::to_string(batch) + "/real_time";
+        const std::string suffix = std::string(likelihood) + "/" + scheme + "/" + std::to_string(batch);
         const auto plain = reporter.medians.find("plain/" + suffix), one = reporter.medians.find("chunked_t1/" + suffix),
                    two = reporter.medians.find("chunked_t2/" + suffix);
         if (plain != reporter.medians.end() && one != reporter.medians.end() && two != reporter.medians.end())

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -13,6 +14,10 @@
 #include <vector>
 
 #include "symbatch/compile/function.hpp"
+#include "symbatch/distributions/continuous.hpp"
+#include "symbatch/grad/grad.hpp"
+#include "symbatch/model/model.hpp"
+#include "symbatch/ops/blas.hpp"
 #include "symbatch/minibatch/minibatch.hpp"
 #include "symbatch/ops/elemwise.hpp"
 #include "symbatch/ops/reduce.hpp"
@@ -122,6 +127,38 @@ TEST_CASE("threads: a function called while another thread is inside it throws, 
   Function reference = compile({x}, {add(x, random::uniform(random::rng("other"), 0.0, 1.0).value)}, {.seed = 9});
   CHECK(first_result == reference({Array::scalar(10.0)})[0].item());
   CHECK(second_result == reference({Array::scalar(20.0)})[0].item());
+}
+
+TEST_CASE("threads: a row reduction over a thread pool gives one thread's bits, also from two functions at once", "[threads][row_reduction]") {
+  Array x_data = Array::empty(DType::f64, Shape{3000, 4}), y_data = Array::empty(DType::f64, Shape{3000});
+  for (std::int64_t k = 0; k < x_data.size(); ++k) x_data.data<double>()[k] = std::sin(0.37 * static_cast<double>(k));
+  for (std::int64_t k = 0; k < y_data.size(); ++k) y_data.data<double>()[k] = std::cos(0.11 * static_cast<double>(k));
+  const Variable x = shared(x_data, "X"), y = shared(y_data, "y");
+  // Two models over the same data, one per thread count; each compiled twice with its own RNG states.
+  const auto build = [&](int threads) {
+    const std::vector<Variable> views = minibatch(1000, {x, y}, {.scheme = MinibatchScheme::with_replacement});
+    auto model = std::make_shared<Model>();
+    const Variable w = model->free("w", Normal(0.0, 1.0), {.shape = {4}});
+    model->observed("obs", Normal(matmul(views[0], w), 1.0), views[1], TotalSize(3000));
+    model->set_row_reduction({.chunk_rows = 64, .threads = threads});
+    const Variable logp = model->logp();
+    const Variable gradient = grad(logp, model->value_variables())[0];
+    const Variable start = constant(Array::from(std::vector<double>{0.1, -0.2, 0.3, 0.4}));
+    const std::vector<Variable> outputs = replace(std::vector<Variable>{logp, gradient}, {{model->value_variables()[0], start}});
+    return std::pair{model, outputs};
+  };
+  auto [one_model, one_outputs] = build(1);
+  auto [pool_model, pool_outputs] = build(3);
+  Function reference = compile({}, one_outputs, {.seed = 2, .own_rng_states = true});
+  const std::vector<double> expected = run(reference, 20);
+  Function first = compile({}, pool_outputs, {.seed = 2, .own_rng_states = true});
+  Function second = compile({}, pool_outputs, {.seed = 2, .own_rng_states = true});
+  std::vector<double> got_first, got_second;
+  std::thread other([&] { got_second = run(second, 20); });  // both share the model's pool: run() serialises them
+  got_first = run(first, 20);
+  other.join();
+  CHECK(got_first == expected);
+  CHECK(got_second == expected);
 }
 
 }  // namespace threads_threads_test

@@ -30,6 +30,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -114,14 +115,16 @@ inline void check_row_reduction(const char* function, const RowReduction& reduct
 class ChunkRows final : public Op {
  public:
   enum class Kind { window, gather, whole };
-  ChunkRows(Kind kind, std::int64_t batch_size) : kind_(kind), batch_size_(batch_size) {}
+  /// `rows`: the chunk's row count when it is known when the graph is built (every chunk but
+  /// the last has `chunk_rows` rows), so the compiled chunk function keeps static shapes.
+  ChunkRows(Kind kind, std::int64_t batch_size, std::int64_t rows) : kind_(kind), batch_size_(batch_size), rows_(rows) {}
   std::string name() const override { return "chunk_rows"; }
   OpParameters parameters() const override {
-    return {{"kind", std::string(kind_ == Kind::window ? "window" : kind_ == Kind::gather ? "gather" : "whole")}, {"batch_size", batch_size_}};
+    return {{"kind", std::string(kind_ == Kind::window ? "window" : kind_ == Kind::gather ? "gather" : "whole")}, {"batch_size", batch_size_}, {"rows", rows_}};
   }
   std::vector<Type> output_types(std::span<const Variable> inputs) const override {
     Type type = inputs[0].type();
-    type.shape[0] = Type::unknown;
+    type.shape[0] = rows_;
     return {type};
   }
   void perform(InputValues in, OutputValues out, Scratch& scratch) const override {
@@ -132,6 +135,8 @@ class ChunkRows final : public Op {
     const std::int64_t rows = kind_ == Kind::whole ? n : kind_ == Kind::window ? batch_size_ : in[1]->shape()[0];
     const std::int64_t hi = std::min(in[bound + 1]->item<std::int64_t>(), rows);
     const std::int64_t count = std::max<std::int64_t>(hi - lo, 0);
+    if (rows_ != Type::unknown && count != rows_)
+      throw std::logic_error("chunk_rows: a chunk of " + std::to_string(count) + " rows where " + std::to_string(rows_) + " were planned");
     Array& result = *out[0];
     result.reset();  // drop last call's reference so the scratch buffer can be reused
     if (kind_ == Kind::whole || count == 0) {
@@ -160,10 +165,7 @@ class ChunkRows final : public Op {
     for (std::int64_t k = 0; k < count; ++k)
       if (index[k] < 0 || index[k] >= n) throw_invalid(name(), "index ", index[k], " is out of range for axis 0 of size ", n);
     joined.ensure(array.dtype(), shape);
-    const std::byte* source = array.raw_data();
-    std::byte* target = joined.raw_data();
-    for (std::int64_t k = 0; k < count; ++k)
-      std::memcpy(target + static_cast<std::size_t>(k) * row_bytes, source + static_cast<std::size_t>(index[k]) * row_bytes, row_bytes);
+    if (row_bytes > 0) gather_rows(array.raw_data(), index, count, row_bytes, joined.raw_data());
     result = joined;
   }
   std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable>) const override {
@@ -173,7 +175,7 @@ class ChunkRows final : public Op {
 
  private:
   Kind kind_;
-  std::int64_t batch_size_;
+  std::int64_t batch_size_, rows_;
 };
 
 /// One batched observed term: its unscaled pointwise log-likelihood (a graph that reads
@@ -230,6 +232,11 @@ class ChunkedObservedSum final : public Op {
   struct Graph {
     std::vector<Variable> inner_inputs;   // parameters, scales, row sources, lo, hi
     std::vector<Variable> inner_outputs;  // value, then one gradient per f64 parameter
+    // When the batch's row count R is known at build time, `inner_outputs` is built for chunks of
+    // min(chunk_rows, R) rows and `tail_outputs` (if R is not a multiple) for the last chunk,
+    // number `tail_chunk`: both with static shapes. Otherwise `inner_outputs` takes any rows.
+    std::vector<Variable> tail_outputs;
+    std::int64_t tail_chunk = -1;
     std::size_t parameters = 0, scales = 0, sources = 0, counts = 0;
     std::vector<std::size_t> differentiated;  // positions (among the parameters) of the f64 ones
   };
@@ -357,6 +364,7 @@ class ChunkedObservedSum final : public Op {
  private:
   struct Worker {
     Function function;
+    std::optional<Function> tail;
     std::vector<Array> inputs;
   };
 
@@ -373,7 +381,7 @@ class ChunkedObservedSum final : public Op {
     const std::size_t lo = worker.inputs.size() - 2;
     worker.inputs[lo].data<std::int64_t>()[0] = chunk * reduction_.chunk_rows;
     worker.inputs[lo + 1].data<std::int64_t>()[0] = (chunk + 1) * reduction_.chunk_rows;
-    const std::vector<Array>& values = worker.function(worker.inputs);
+    const std::vector<Array>& values = chunk == graph_.tail_chunk ? (*worker.tail)(worker.inputs) : worker.function(worker.inputs);
     row[0] = 0;
     row[1] = values[0].item();
     double* target = row + 2;
@@ -392,7 +400,8 @@ class ChunkedObservedSum final : public Op {
         return worker;
       }
     }
-    auto worker = std::make_unique<Worker>(Worker{compile(graph_.inner_inputs, graph_.inner_outputs), {}});
+    auto worker = std::make_unique<Worker>(Worker{compile(graph_.inner_inputs, graph_.inner_outputs), std::nullopt, {}});
+    if (!graph_.tail_outputs.empty()) worker->tail = compile(graph_.inner_inputs, graph_.tail_outputs);
     worker->inputs.resize(graph_.inner_inputs.size());
     worker->inputs[graph_.inner_inputs.size() - 2] = Array::scalar<std::int64_t>(0);
     worker->inputs[graph_.inner_inputs.size() - 1] = Array::scalar<std::int64_t>(0);
@@ -483,21 +492,31 @@ inline Variable chunked_observed_sum(const std::vector<ChunkedTerm>& terms, bool
   graph.scales = terms.size();
 
   // Row sources: the view's row input (a window start, or row numbers), an input of the inner graph.
+  struct ViewPlan {
+    Variable view, array, source;  // source: the inner input (null for whole arrays)
+    ChunkRows::Kind kind;
+    std::int64_t batch_size;
+  };
+  std::vector<ViewPlan> plans;
   std::unordered_map<const VariableNode*, Variable> source_inputs;
-  std::vector<std::pair<Variable, Variable>> replacements;
   std::vector<Variable> counts;
-  for (const ChunkedTerm& term : terms) {
+  std::int64_t static_rows = 0;  // R when every term's is known and they agree, else unknown
+  for (std::size_t k = 0; k < terms.size(); ++k) {
+    const ChunkedTerm& term = terms[k];
     const Variable roots[] = {term.pointwise};
     const std::vector<MinibatchView> views = minibatch_views(roots);
     std::unordered_set<const VariableNode*> row_roots;
     Variable count;
+    std::int64_t term_rows = Type::unknown;
     for (const MinibatchView& view : views) {
       const ApplyNode& owner = *view.view.owner();
       const bool window = op_is<CircularWindow>(owner.op());
-      Variable chunk;
       if (whole) {
-        chunk = make_apply<ChunkRows>({view.array, lo, hi}, ChunkRows::Kind::whole, 0);
-        if (!count) count = dim(view.array, 0);
+        plans.push_back({view.view, view.array, {}, ChunkRows::Kind::whole, 0});
+        if (!count) {
+          count = dim(view.array, 0);
+          term_rows = view.array.type().shape[0];
+        }
       } else {
         const Variable source = owner.input(1);
         auto found = source_inputs.find(source.get());
@@ -508,28 +527,52 @@ inline Variable chunked_observed_sum(const std::vector<ChunkedTerm>& terms, bool
           ++graph.sources;
         }
         const std::int64_t batch_size = window ? op_as<MinibatchDraw>(view.source->op())->batch_size() : 0;
-        chunk = make_apply<ChunkRows>({view.array, found->second, lo, hi}, window ? ChunkRows::Kind::window : ChunkRows::Kind::gather, batch_size);
-        if (!count) count = window ? constant(std::int64_t{batch_size}) : dim(source, 0);
+        plans.push_back({view.view, view.array, found->second, window ? ChunkRows::Kind::window : ChunkRows::Kind::gather, batch_size});
+        if (!count) {
+          count = window ? constant(std::int64_t{batch_size}) : dim(source, 0);
+          term_rows = window ? batch_size : source.type().shape[0];
+        }
       }
-      replacements.emplace_back(view.view, chunk);
       row_roots.insert(view.view.get());
     }
     check_rows_separate(term.name, term.pointwise, row_roots);
     counts.push_back(count);
+    static_rows = k == 0 || term_rows == static_rows ? term_rows : Type::unknown;
   }
   for (const Variable& count : counts) outer.push_back(count);
   graph.counts = counts.size();
   graph.inner_inputs.push_back(lo);
   graph.inner_inputs.push_back(hi);
 
-  // The inner value: sum over the terms of scale * sum(the chunk's pointwise terms).
-  Variable value = constant(0.0);
-  const std::vector<Variable> chunked = replace(pointwise, replacements);
-  for (std::size_t k = 0; k < terms.size(); ++k) value = value + scales[k] * sum(chunked[k]);
-  graph.inner_outputs.push_back(value);
-  std::vector<Variable> wrt;
-  for (std::size_t position : graph.differentiated) wrt.push_back(graph.inner_inputs[position]);
-  for (const Variable& gradient : grad(value, wrt)) graph.inner_outputs.push_back(gradient);
+  // The inner value for chunks of `rows` rows: sum over the terms of scale * sum(the chunk's
+  // pointwise terms), and its gradient.
+  const auto chunk_outputs = [&](std::int64_t rows) {
+    std::vector<std::pair<Variable, Variable>> replacements;
+    for (const ViewPlan& plan : plans) {
+      const Variable chunk = plan.kind == ChunkRows::Kind::whole
+                                 ? make_apply<ChunkRows>({plan.array, lo, hi}, plan.kind, 0, rows)
+                                 : make_apply<ChunkRows>({plan.array, plan.source, lo, hi}, plan.kind, plan.batch_size, rows);
+      replacements.emplace_back(plan.view, chunk);
+    }
+    Variable value = constant(0.0);
+    const std::vector<Variable> chunked = replace(pointwise, replacements);
+    for (std::size_t k = 0; k < terms.size(); ++k) value = value + scales[k] * sum(chunked[k]);
+    std::vector<Variable> outputs{value};
+    std::vector<Variable> wrt;
+    for (std::size_t position : graph.differentiated) wrt.push_back(graph.inner_inputs[position]);
+    for (const Variable& gradient : grad(value, wrt)) outputs.push_back(gradient);
+    return outputs;
+  };
+  const std::int64_t chunk_rows = reduction.chunk_rows;
+  if (static_rows == Type::unknown) {
+    graph.inner_outputs = chunk_outputs(Type::unknown);
+  } else {
+    graph.inner_outputs = chunk_outputs(std::min(chunk_rows, static_rows));
+    if (static_rows > chunk_rows && static_rows % chunk_rows != 0) {
+      graph.tail_outputs = chunk_outputs(static_rows % chunk_rows);
+      graph.tail_chunk = static_rows / chunk_rows;
+    }
+  }
 
   auto node = ApplyNode::make(std::make_shared<const ChunkedObservedSum>(std::move(graph), reduction, std::move(pool)), outer);
   Variable result = node->output(0);

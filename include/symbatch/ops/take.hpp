@@ -9,6 +9,23 @@
 
 namespace symbatch {
 
+namespace detail {
+/// Copies rows `index[0..count)` of `source` (rows of `row_bytes` bytes) to consecutive rows of
+/// `target`. Rows are scattered over the source: the copy is bound by memory latency, so the rows
+/// `ahead` positions on are prefetched (every cache line of them, for rows up to 512 bytes).
+inline void gather_rows(const std::byte* source, const std::int64_t* index, std::int64_t count, std::size_t row_bytes, std::byte* target) {
+  constexpr std::int64_t ahead = 32;
+  const std::size_t lines = std::min<std::size_t>((row_bytes + 63) / 64, 8);
+  for (std::int64_t k = 0; k < count; ++k) {
+    if (k + ahead < count) {
+      const std::byte* next = source + static_cast<std::size_t>(index[k + ahead]) * row_bytes;
+      for (std::size_t line = 0; line < lines; ++line) __builtin_prefetch(next + 64 * line);
+    }
+    std::memcpy(target + static_cast<std::size_t>(k) * row_bytes, source + static_cast<std::size_t>(index[k]) * row_bytes, row_bytes);
+  }
+}
+}  // namespace detail
+
 /// @brief Gather along axis 0: row `k` of the output is row `indices[k]` of `x`.
 ///
 /// Inputs: `x` (rank >= 1, any dtype) and `indices` (an i64 vector). Output shape
@@ -39,19 +56,7 @@ class Take final : public Op {
     result.ensure(x.dtype(), detail::with_rows(x.shape(), count));
     const std::size_t row_bytes = static_cast<std::size_t>(detail::row_shape(x.shape()).size()) * dtype_size(x.dtype());
     if (row_bytes == 0) return;
-    const std::byte* source = x.raw_data();
-    std::byte* target = result.raw_data();
-    // Rows are scattered over x: the copy is bound by memory latency, so the rows `ahead`
-    // positions on are prefetched (every cache line of them, for rows up to 512 bytes).
-    constexpr std::int64_t ahead = 32;
-    const std::size_t lines = std::min<std::size_t>((row_bytes + 63) / 64, 8);
-    for (std::int64_t k = 0; k < count; ++k) {
-      if (k + ahead < count) {
-        const std::byte* next = source + static_cast<std::size_t>(index[k + ahead]) * row_bytes;
-        for (std::size_t line = 0; line < lines; ++line) __builtin_prefetch(next + 64 * line);
-      }
-      std::memcpy(target + static_cast<std::size_t>(k) * row_bytes, source + static_cast<std::size_t>(index[k]) * row_bytes, row_bytes);
-    }
+    detail::gather_rows(x.raw_data(), index, count, row_bytes, result.raw_data());
   }
 
   std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable> output_grads) const override;
