@@ -154,6 +154,23 @@ TEST_CASE("row reduction: the full-data log-probability is evaluated in chunks",
   CHECK(f(point())[0].item() == Approx(reference_logp(w_point, c_point, all)).epsilon(1e-12));
 }
 
+TEST_CASE("row reduction: without one, the full-data log-probability is chunked too, or one piece when it cannot be", "[model][row_reduction]") {
+  std::vector<std::int64_t> all(rows);
+  for (std::int64_t i = 0; i < rows; ++i) all[static_cast<std::size_t>(i)] = i;
+  Regression regression(20, MinibatchScheme::with_replacement);
+  const Variable full = regression.model.full_data_logp();
+  bool chunked = false;
+  for (const Variable& variable : ancestors({full}))
+    chunked = chunked || (variable.owner() && op_is<detail::ChunkedObservedSum>(variable.owner()->op()));
+  CHECK(chunked);
+  Function f = compile(regression.model.value_variables(), {full});
+  CHECK(f(point())[0].item() == Approx(reference_logp(w_point, c_point, all)).epsilon(1e-12));
+  // a potential that reads the batch cannot be split: the full data are evaluated in one piece
+  regression.model.potential("p", 0.0 * sum(regression.views[1]));
+  Function g = compile(regression.model.value_variables(), {regression.model.full_data_logp()});
+  CHECK(g(point())[0].item() == Approx(reference_logp(w_point, c_point, all)).epsilon(1e-12));
+}
+
 TEST_CASE("row reduction: fit gives the same bits with one thread or two", "[model][row_reduction][threads]") {
   std::vector<double> first;
   for (const int threads : {1, 2}) {

@@ -141,10 +141,22 @@ class Model {
 
   /// @brief The log-probability with every batch selection (minibatch views, random slices of
   /// data) replaced by its whole array and every observed scale set to 1: the full-data
-  /// log-probability. With a row reduction, the batched terms are evaluated over the whole
-  /// arrays in chunks of rows (no intermediate of N rows is formed) and shared out like a batch.
+  /// log-probability. The terms that read minibatch views are evaluated over the whole arrays in
+  /// chunks of rows (model/row_reduction.hpp), so no intermediate of N rows is formed and a
+  /// mapped file larger than memory can be evaluated: with the model's row reduction when one is
+  /// set (shared out like a batch), else in chunks of 1024 rows on this thread. A model whose
+  /// batched terms cannot be split (a term that mixes rows, a potential or a hand-built random
+  /// slice that reads the batch) is evaluated in one piece instead (without a row reduction; with
+  /// one, `logp` refuses it anyway).
   Variable full_data_logp(LogpOptions options = {}) const {
     if (reduction_) return reduced_logp(options, true);
+    if (reads_batches()) {
+      try {
+        return reduced_logp(options, true, RowReduction{}, nullptr);
+      } catch (const std::invalid_argument&) {
+        // not splittable into chunks of rows: the one-piece graph below gives the same value
+      }
+    }
     Variable total = prior_terms(options);
     for (const ObservedVariable& observed : observed_) total = total + sum(observed.pointwise);
     for (const auto& [name, term] : potentials_) total = total + sum(term);
@@ -318,14 +330,15 @@ class Model {
 
   /// `logp` (or with `whole` the full-data log-probability) with the batched observed terms in
   /// one chunked node.
-  Variable reduced_logp(const LogpOptions& options, bool whole) const {
+  Variable reduced_logp(const LogpOptions& options, bool whole) const { return reduced_logp(options, whole, *reduction_, pool_); }
+  Variable reduced_logp(const LogpOptions& options, bool whole, const RowReduction& reduction, const std::shared_ptr<ThreadPool>& pool) const {
     const std::vector<Variable> values = value_variables();
     Variable total = prior_terms(options);
     std::vector<detail::ChunkedTerm> batched;
     for (const ObservedVariable& observed : observed_) {
       const std::vector<BatchSelection> selections = batch_selections(std::span<const Variable>(&observed.pointwise, 1), values);
       if (selections.empty()) {
-        if (reduction_->sharded && reduction_->communicator)
+        if (reduction.sharded && reduction.communicator)
           throw_invalid("Model::logp", "the observed term '", observed.name,
                         "' reads no minibatch; in a sharded reduction every observed term reads a minibatch of its process's shard");
         total = total + (whole ? sum(observed.pointwise) : observed.scale * sum(observed.pointwise));
@@ -344,7 +357,7 @@ class Model {
                       "; with a row reduction only observed terms (sums over rows) may read the batch");
       total = total + sum(term);
     }
-    if (!batched.empty()) total = total + detail::chunked_observed_sum(batched, whole, *reduction_, pool_);
+    if (!batched.empty()) total = total + detail::chunked_observed_sum(batched, whole, reduction, pool);
     return total;
   }
 
