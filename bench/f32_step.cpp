@@ -6,6 +6,8 @@
 //   RATIO <slice|indices> <B> <f32 median / f64 median>
 #include <benchmark/benchmark.h>
 
+#include "median_reporter.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -111,17 +113,6 @@ void check_agreement() {
     }
 }
 
-/// Keeps each benchmark's median so the ratios can be printed after the table.
-class MedianReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& run : runs)
-      if (run.run_type == Run::RT_Aggregate && run.aggregate_name == "median") medians[run.run_name.function_name + "/" + run.run_name.args] = run.GetAdjustedRealTime();
-    ConsoleReporter::ReportRuns(runs);
-  }
-  std::map<std::string, double> medians;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,7 +127,7 @@ int main(int argc, char** argv) {
             ->Repetitions(5)
             ->ReportAggregatesOnly(true);
   benchmark::Initialize(&argc, argv);
-  MedianReporter reporter;
+  workload::MedianReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   std::printf("\n");  // the console reporter may end on a colour escape without a newline
   for (const char* scheme : {"slice", "indices"})

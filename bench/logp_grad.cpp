@@ -5,6 +5,8 @@
 //   RATIO <linear|logistic> <slice|indices> <B> <symbatch median / hand-written median>
 #include <benchmark/benchmark.h>
 
+#include "median_reporter.hpp"
+
 #include <Eigen/Core>
 #include <cmath>
 #include <cstdio>
@@ -150,17 +152,6 @@ void check_agreement() {
       }
     }
 }
-
-/// Keeps each benchmark's median so the ratios can be printed after the table.
-class MedianReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& run : runs)
-      if (run.run_type == Run::RT_Aggregate && run.aggregate_name == "median") medians[run.run_name.function_name + "/" + run.run_name.args] = run.GetAdjustedRealTime();
-    ConsoleReporter::ReportRuns(runs);
-  }
-  std::map<std::string, double> medians;
-};
 
 }  // namespace
 

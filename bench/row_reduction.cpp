@@ -5,6 +5,8 @@
 // (medians; below 1 is faster than the plain graph). Chunks of 1024 rows.
 #include <benchmark/benchmark.h>
 
+#include "median_reporter.hpp"
+
 #include <cstdio>
 #include <map>
 #include <string>
@@ -25,16 +27,6 @@ void bench_case(benchmark::State& state, Likelihood likelihood, Scheme scheme, i
   if (likelihood == Likelihood::linear) inputs.push_back(Array::scalar(point[features]));
   for (auto _ : state) benchmark::DoNotOptimize(symbolic.function(inputs)[0].raw_data());
 }
-
-class MedianReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& run : runs)
-      if (run.run_type == Run::RT_Aggregate && run.aggregate_name == "median") medians[run.run_name.function_name + "/" + run.run_name.args] = run.GetAdjustedRealTime();
-    ConsoleReporter::ReportRuns(runs);
-  }
-  std::map<std::string, double> medians;
-};
 
 }  // namespace
 
