@@ -171,6 +171,64 @@ TEST_CASE("row reduction: without one, the full-data log-probability is chunked 
   CHECK(g(point())[0].item() == Approx(reference_logp(w_point, c_point, all)).epsilon(1e-12));
 }
 
+TEST_CASE("row reduction: pointwise_loglik is evaluated in chunks, row by row in the data's order", "[model][row_reduction][pointwise]") {
+  // Reference: the Normal log-density of every data row, written out.
+  const Array x = design(), y = response();
+  std::vector<double> expected(rows);
+  for (std::int64_t i = 0; i < rows; ++i) {
+    double mean = c_point;
+    for (std::int64_t j = 0; j < columns; ++j) mean += x.data<double>()[i * columns + j] * w_point[static_cast<std::size_t>(j)];
+    const double z = (y.data<double>()[i] - mean) / 0.5;
+    expected[static_cast<std::size_t>(i)] = -0.5 * std::log(2 * std::numbers::pi) - std::log(0.5) - 0.5 * z * z;
+  }
+  const auto chunked = [](const Variable& terms) {
+    for (const Variable& variable : ancestors({terms}))
+      if (variable.owner() && op_is<detail::ChunkedPointwise>(variable.owner()->op())) return true;
+    return false;
+  };
+  for (const int threads : {0, 1, 2}) {  // 0: no row reduction (chunks of 1024 rows: one chunk here)
+    Regression regression(20, MinibatchScheme::with_replacement);
+    if (threads > 0) regression.model.set_row_reduction({.chunk_rows = 64, .threads = threads});  // 3 chunks and a tail of 11 rows
+    const Variable terms = regression.model.pointwise_loglik("obs");
+    CHECK(chunked(terms));
+    Function f = compile(regression.model.value_variables(), {terms});
+    const Array& result = f(point())[0];
+    REQUIRE(result.shape() == Shape{rows});
+    for (std::int64_t i = 0; i < rows; ++i) CHECK(result.flat<double>(i) == Approx(expected[static_cast<std::size_t>(i)]).epsilon(1e-13));
+    CHECK_THROWS_WITH(grad(sum(terms), regression.model.value_variables()),
+                      Catch::Contains("the pointwise terms of 'obs' are evaluated over the whole data in chunks of rows, without a gradient"));
+  }
+  // shuffle_once: still the data's own row order
+  Variable xs = shared(design(), "X"), ys = shared(response(), "y");
+  const std::vector<Variable> views = minibatch(20, {xs, ys}, {.shuffle_once = true});
+  Model model;
+  const Variable w = model.free("w", Normal(0.0, 2.0), {.shape = {columns}});
+  const Variable c = model.free("c", Normal(0.0, 2.0));
+  model.observed("obs", Normal(matmul(views[0], w) + c, 0.5), views[1], TotalSize(rows));
+  model.set_row_reduction({.chunk_rows = 50});
+  Function f = compile(model.value_variables(), {model.pointwise_loglik("obs")});
+  const Array& result = f(point())[0];
+  for (std::int64_t i = 0; i < rows; ++i) CHECK(result.flat<double>(i) == Approx(expected[static_cast<std::size_t>(i)]).epsilon(1e-13));
+}
+
+TEST_CASE("row reduction: pointwise terms that mix rows are evaluated in one piece", "[model][row_reduction][pointwise]") {
+  Variable y = shared(response(), "y");
+  const std::vector<Variable> views = minibatch(10, {y});
+  Model model;
+  const Variable mu = model.free("mu", Normal(0.0, 1.0));
+  model.observed("centred", Normal(mu, 1.0), views[0] - mean(views[0]), TotalSize(rows));
+  Function f = compile(model.value_variables(), {model.pointwise_loglik("centred")});
+  const Array values = response();
+  double average = 0;
+  for (std::int64_t i = 0; i < rows; ++i) average += values.flat<double>(i) / rows;
+  const Array& result = f({Array::scalar(0.2)})[0];
+  REQUIRE(result.shape() == Shape{rows});
+  for (std::int64_t i : {std::int64_t{0}, std::int64_t{101}, rows - 1}) {
+    const double z = values.flat<double>(i) - average - 0.2;
+    CHECK(result.flat<double>(i) == Approx(-0.5 * std::log(2 * std::numbers::pi) - 0.5 * z * z).epsilon(1e-13));
+  }
+}
+
 TEST_CASE("row reduction: fit gives the same bits with one thread or two", "[model][row_reduction][threads]") {
   std::vector<double> first;
   for (const int threads : {1, 2}) {

@@ -133,16 +133,18 @@ inline FitResult fit(const Model& model, AdviOptions options = {}, std::vector<C
       {options.max_iterations, options.optimizer, options.schedule, options.averaging, options.convergence, options.seed, detail::progress_on_this_process(model, options.progress),
        options.progress_stream, options.warm_start, options.control_variate},
       callbacks);
-  FitResult result{objective.approximation_from(detail::parameter_values(objective.parameters, outcome.average)),
-                   objective.approximation_from(detail::parameter_values(objective.parameters, outcome.last)), outcome.loss_history};
-  result.stop_reason = outcome.stop_reason;
-  result.stopped_early = outcome.stop_reason == StopReason::callback;
-  result.converged = outcome.stop_reason == StopReason::converged;
-  result.iterations = outcome.state->iterations;
-  result.passes = outcome.state->passes;
-  result.max_rhat = outcome.max_rhat;
-  result.max_mcse_ratio = outcome.max_mcse_ratio;
-  result.state = outcome.state;
+  FitResult result{.approximation = objective.approximation_from(detail::parameter_values(objective.parameters, outcome.average)),
+                   .last_iterate = objective.approximation_from(detail::parameter_values(objective.parameters, outcome.last)),
+                   .loss_history = outcome.loss_history,
+                   .stopped_early = outcome.stop_reason == StopReason::callback,
+                   .stop_reason = outcome.stop_reason,
+                   .converged = outcome.stop_reason == StopReason::converged,
+                   .iterations = outcome.state->iterations,
+                   .passes = outcome.state->passes,
+                   .max_rhat = outcome.max_rhat,
+                   .max_mcse_ratio = outcome.max_mcse_ratio,
+                   .state = outcome.state,
+                   .psis = std::nullopt};
   if (options.psis_draws > 0) result.psis = psis_check(model, result.approximation, options.psis_draws, options.seed);
   return result;
 }

@@ -201,10 +201,26 @@ class Model {
 
   /// @brief The unscaled log-likelihood of an observed variable, one term per element of the
   /// full data (for LOO/WAIC): batch selections are replaced by their whole arrays, so the
-  /// terms come in the arrays' own row order (also under `shuffle_once`).
+  /// terms come in the arrays' own row order (also under `shuffle_once`). A term that reads
+  /// minibatch views and is a sum over rows is evaluated in chunks of rows (the row reduction's
+  /// `chunk_rows` and threads, else 1024 rows on this thread): beside the result, the working
+  /// memory is O(chunk), so mapped data larger than memory can be evaluated; such terms have no
+  /// gradient (differentiate `full_data_logp` instead). Other terms are evaluated in one piece.
   Variable pointwise_loglik(const std::string& name) const {
-    const Variable terms = find_observed("Model::pointwise_loglik", name).pointwise;
-    return replace_batch_selections(std::span<const Variable>(&terms, 1), value_variables())[0];
+    const ObservedVariable& observed = find_observed("Model::pointwise_loglik", name);
+    const std::vector<Variable> values = value_variables();
+    const std::vector<BatchSelection> selections = batch_selections(std::span<const Variable>(&observed.pointwise, 1), values);
+    const bool views_only = std::all_of(selections.begin(), selections.end(),
+                                        [](const BatchSelection& selection) { return as_minibatch_view(selection.selection).has_value(); });
+    if (!selections.empty() && views_only) {
+      try {
+        return detail::chunked_pointwise({observed.name, observed.pointwise, {}}, reduction_ ? reduction_->chunk_rows : RowReduction{}.chunk_rows,
+                                         reduction_ ? pool_ : nullptr);
+      } catch (const std::invalid_argument&) {
+        // not a sum over rows: the one-piece graph below gives the terms
+      }
+    }
+    return replace_batch_selections(std::span<const Variable>(&observed.pointwise, 1), values)[0];
   }
 
   /// @brief The unscaled log-likelihood terms of the current batch only (one per element of the

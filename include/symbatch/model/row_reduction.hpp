@@ -225,24 +225,82 @@ inline void check_rows_separate(const std::string& term, const Variable& pointwi
     throw_invalid("Model::logp", "the observed term '", term, "' has no axis of batch rows; a row reduction splits only terms that are sums over rows");
 }
 
+/// The compiled chunk functions of a chunked node and a pool of their instances, one per thread
+/// that runs chunks (each instance owns its schedule and buffers). The inner graph's last two
+/// inputs are the chunk's first row and its end (i64 scalars).
+class ChunkFunctions {
+ public:
+  struct Graph {
+    std::vector<Variable> inner_inputs;  // the node's inputs' stand-ins, then lo, hi
+    // When the batch's row count R is known at build time, `inner_outputs` is built for chunks of
+    // min(chunk_rows, R) rows and `tail_outputs` (if R is not a multiple) for the last chunk,
+    // number `tail_chunk`: both with static shapes. Otherwise `inner_outputs` takes any rows.
+    std::vector<Variable> inner_outputs;
+    std::vector<Variable> tail_outputs;
+    std::int64_t tail_chunk = -1;
+  };
+  struct Worker {
+    Function function;
+    std::optional<Function> tail;
+    std::vector<Array> inputs;
+  };
+
+  ChunkFunctions(Graph graph, std::int64_t chunk_rows) : graph_(std::move(graph)), chunk_rows_(chunk_rows) {}
+
+  /// A worker whose first `count` inputs are `in`'s (the node's inputs, in order).
+  std::unique_ptr<Worker> acquire(InputValues in, std::size_t count) const {
+    std::unique_ptr<Worker> worker;
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        worker = std::move(idle_.back());
+        idle_.pop_back();
+      }
+    }
+    if (!worker) {
+      worker = std::make_unique<Worker>(Worker{compile(graph_.inner_inputs, graph_.inner_outputs), std::nullopt, {}});
+      if (!graph_.tail_outputs.empty()) worker->tail = compile(graph_.inner_inputs, graph_.tail_outputs);
+      worker->inputs.resize(graph_.inner_inputs.size());
+      worker->inputs[graph_.inner_inputs.size() - 2] = Array::scalar<std::int64_t>(0);
+      worker->inputs[graph_.inner_inputs.size() - 1] = Array::scalar<std::int64_t>(0);
+    }
+    for (std::size_t i = 0; i < count; ++i) worker->inputs[i] = *in[i];
+    return worker;
+  }
+  void release(std::unique_ptr<Worker> worker) const {
+    // Drop the references to this call's values, so the caller's buffers stay its own.
+    for (std::size_t i = 0; i + 2 < worker->inputs.size(); ++i) worker->inputs[i].reset();
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(worker));
+  }
+  /// The chunk's outputs (valid until the worker's next evaluation).
+  const std::vector<Array>& evaluate(Worker& worker, std::int64_t chunk) const {
+    const std::size_t lo = worker.inputs.size() - 2;
+    worker.inputs[lo].data<std::int64_t>()[0] = chunk * chunk_rows_;
+    worker.inputs[lo + 1].data<std::int64_t>()[0] = (chunk + 1) * chunk_rows_;
+    return chunk == graph_.tail_chunk ? (*worker.tail)(worker.inputs) : worker.function(worker.inputs);
+  }
+
+ private:
+  Graph graph_;
+  std::int64_t chunk_rows_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::unique_ptr<Worker>> idle_;
+};
+
 /// The node: inputs `[parameters..., scales..., row sources..., row counts...]`, outputs the
 /// scaled sum of the terms and its gradient with respect to each f64 parameter.
 class ChunkedObservedSum final : public Op {
  public:
-  struct Graph {
-    std::vector<Variable> inner_inputs;   // parameters, scales, row sources, lo, hi
-    std::vector<Variable> inner_outputs;  // value, then one gradient per f64 parameter
-    // When the batch's row count R is known at build time, `inner_outputs` is built for chunks of
-    // min(chunk_rows, R) rows and `tail_outputs` (if R is not a multiple) for the last chunk,
-    // number `tail_chunk`: both with static shapes. Otherwise `inner_outputs` takes any rows.
-    std::vector<Variable> tail_outputs;
-    std::int64_t tail_chunk = -1;
+  /// The inner graph's inputs: parameters, scales, row sources, lo, hi; its outputs: the chunk's
+  /// value, then one gradient per f64 parameter.
+  struct Layout {
     std::size_t parameters = 0, scales = 0, sources = 0, counts = 0;
     std::vector<std::size_t> differentiated;  // positions (among the parameters) of the f64 ones
   };
 
-  ChunkedObservedSum(Graph graph, RowReduction reduction, std::shared_ptr<ThreadPool> pool)
-      : graph_(std::move(graph)), reduction_(std::move(reduction)), pool_(std::move(pool)) {}
+  ChunkedObservedSum(ChunkFunctions::Graph graph, Layout layout, RowReduction reduction, std::shared_ptr<ThreadPool> pool)
+      : functions_(std::move(graph), reduction.chunk_rows), layout_(std::move(layout)), reduction_(std::move(reduction)), pool_(std::move(pool)) {}
   std::string name() const override { return "chunked_observed_sum"; }
   OpParameters parameters() const override {
     return {{"chunk_rows", reduction_.chunk_rows}, {"threads", std::int64_t{reduction_.threads}},
@@ -252,17 +310,17 @@ class ChunkedObservedSum final : public Op {
 
   std::vector<Type> output_types(std::span<const Variable> inputs) const override {
     std::vector<Type> types{Type{DType::f64, {}}};
-    for (std::size_t position : graph_.differentiated) types.push_back(inputs[position].type());
+    for (std::size_t position : layout_.differentiated) types.push_back(inputs[position].type());
     return types;
   }
 
   void perform(InputValues in, OutputValues out, Scratch& scratch) const override {
-    const std::size_t first_count = graph_.parameters + graph_.scales + graph_.sources;
+    const std::size_t first_count = layout_.parameters + layout_.scales + layout_.sources;
     std::int64_t rows = 0;
-    for (std::size_t k = 0; k < graph_.counts; ++k) rows = std::max(rows, in[first_count + k]->item<std::int64_t>());
+    for (std::size_t k = 0; k < layout_.counts; ++k) rows = std::max(rows, in[first_count + k]->item<std::int64_t>());
     const std::int64_t chunks = (rows + reduction_.chunk_rows - 1) / reduction_.chunk_rows;
     std::int64_t gradient_size = 0;
-    for (std::size_t position : graph_.differentiated) gradient_size += in[position]->size();
+    for (std::size_t position : layout_.differentiated) gradient_size += in[position]->size();
     const std::int64_t width = 2 + gradient_size;  // status, value, gradient
     const int ranks = reduction_.communicator ? reduction_.communicator->ranks() : 1;
     const int rank = reduction_.communicator ? reduction_.communicator->rank() : 0;
@@ -283,17 +341,16 @@ class ChunkedObservedSum final : public Op {
     std::vector<std::exception_ptr> errors(static_cast<std::size_t>(std::max(tasks, 1)));
     const auto run = [&](int task) {
       const std::int64_t from = begin + (end - begin) * task / tasks, to = begin + (end - begin) * (task + 1) / tasks;
-      std::unique_ptr<Worker> worker;
+      std::unique_ptr<ChunkFunctions::Worker> worker;
       std::int64_t c = from;
       try {
-        worker = acquire();
-        for (std::size_t i = 0; i < first_count; ++i) worker->inputs[i] = *in[i];
+        worker = functions_.acquire(in, first_count);
         for (; c < to; ++c) evaluate(*worker, c, mine + (c - begin) * width);
       } catch (...) {
         errors[static_cast<std::size_t>(task)] = std::current_exception();
         for (; c < to; ++c) mine[(c - begin) * width] = 1;  // failed
       }
-      if (worker) release(std::move(worker));
+      if (worker) functions_.release(std::move(worker));
     };
     if (tasks > 1 && pool_) pool_->run(tasks, run);
     else
@@ -339,8 +396,8 @@ class ChunkedObservedSum final : public Op {
     out[0]->ensure(DType::f64, Shape{});
     out[0]->data<double>()[0] = sum[1];
     std::int64_t offset = 2;
-    for (std::size_t g = 0; g < graph_.differentiated.size(); ++g) {
-      const Array& parameter = *in[graph_.differentiated[g]];
+    for (std::size_t g = 0; g < layout_.differentiated.size(); ++g) {
+      const Array& parameter = *in[layout_.differentiated[g]];
       out[g + 1]->ensure(DType::f64, parameter.shape());
       std::copy_n(sum + offset, parameter.size(), out[g + 1]->data<double>());
       offset += parameter.size();
@@ -351,23 +408,17 @@ class ChunkedObservedSum final : public Op {
     std::vector<InputGrad> grads(node.inputs().size(), InputGrad::disconnected());
     for (std::size_t g = 1; g < output_grads.size(); ++g)
       if (output_grads[g]) {
-        for (std::size_t position : graph_.differentiated)
+        for (std::size_t position : layout_.differentiated)
           grads[position] = InputGrad::undefined("second derivatives through a chunked row reduction are not available");
         return grads;
       }
     if (!output_grads[0]) return grads;
-    for (std::size_t g = 0; g < graph_.differentiated.size(); ++g)
-      grads[graph_.differentiated[g]] = InputGrad::of(output_grads[0] * node.output(g + 1));
+    for (std::size_t g = 0; g < layout_.differentiated.size(); ++g)
+      grads[layout_.differentiated[g]] = InputGrad::of(output_grads[0] * node.output(g + 1));
     return grads;
   }
 
  private:
-  struct Worker {
-    Function function;
-    std::optional<Function> tail;
-    std::vector<Array> inputs;
-  };
-
   static void add_rows(const double* rows, std::int64_t count, std::int64_t width, double* sum) {
     for (std::int64_t c = 0; c < count; ++c) {
       const double* row = rows + c * width;
@@ -377,11 +428,8 @@ class ChunkedObservedSum final : public Op {
     }
   }
 
-  void evaluate(Worker& worker, std::int64_t chunk, double* row) const {
-    const std::size_t lo = worker.inputs.size() - 2;
-    worker.inputs[lo].data<std::int64_t>()[0] = chunk * reduction_.chunk_rows;
-    worker.inputs[lo + 1].data<std::int64_t>()[0] = (chunk + 1) * reduction_.chunk_rows;
-    const std::vector<Array>& values = chunk == graph_.tail_chunk ? (*worker.tail)(worker.inputs) : worker.function(worker.inputs);
+  void evaluate(ChunkFunctions::Worker& worker, std::int64_t chunk, double* row) const {
+    const std::vector<Array>& values = functions_.evaluate(worker, chunk);
     row[0] = 0;
     row[1] = values[0].item();
     double* target = row + 2;
@@ -391,34 +439,10 @@ class ChunkedObservedSum final : public Op {
     }
   }
 
-  std::unique_ptr<Worker> acquire() const {
-    {
-      std::lock_guard lock(mutex_);
-      if (!idle_.empty()) {
-        std::unique_ptr<Worker> worker = std::move(idle_.back());
-        idle_.pop_back();
-        return worker;
-      }
-    }
-    auto worker = std::make_unique<Worker>(Worker{compile(graph_.inner_inputs, graph_.inner_outputs), std::nullopt, {}});
-    if (!graph_.tail_outputs.empty()) worker->tail = compile(graph_.inner_inputs, graph_.tail_outputs);
-    worker->inputs.resize(graph_.inner_inputs.size());
-    worker->inputs[graph_.inner_inputs.size() - 2] = Array::scalar<std::int64_t>(0);
-    worker->inputs[graph_.inner_inputs.size() - 1] = Array::scalar<std::int64_t>(0);
-    return worker;
-  }
-  void release(std::unique_ptr<Worker> worker) const {
-    // Drop the references to this call's values, so the caller's buffers stay its own.
-    for (std::size_t i = 0; i + 2 < worker->inputs.size(); ++i) worker->inputs[i].reset();
-    std::lock_guard lock(mutex_);
-    idle_.push_back(std::move(worker));
-  }
-
-  Graph graph_;
+  ChunkFunctions functions_;
+  Layout layout_;
   RowReduction reduction_;
   std::shared_ptr<ThreadPool> pool_;
-  mutable std::mutex mutex_;
-  mutable std::vector<std::unique_ptr<Worker>> idle_;
 };
 
 /// The sum of an f64 scalar over the processes of a reduction's communicator (in rank order in
@@ -463,120 +487,249 @@ class ProcessSum final : public Op {
   RowReduction reduction_;
 };
 
-/// The node over `terms` (each reads the views of minibatch calls, or with `whole` is evaluated
-/// over the views' whole arrays): returns the scaled sum of the terms. `parameters` are the
-/// model's value variables (differentiated); other graph inputs are passed through as data.
-inline Variable chunked_observed_sum(const std::vector<ChunkedTerm>& terms, bool whole, const RowReduction& reduction,
-                                     std::shared_ptr<ThreadPool> pool) {
-  ChunkedObservedSum::Graph graph;
-  std::vector<Variable> outer;  // the node's inputs
-  const Variable lo = input("chunk_lo", DType::i64, {}), hi = input("chunk_hi", DType::i64, {});
-
-  // Graph inputs of the terms (value variables, data inputs): shared by the inner graph as they are.
-  std::vector<Variable> pointwise;
-  for (const ChunkedTerm& term : terms) pointwise.push_back(term.pointwise);
-  for (const Variable& root : graph_inputs(pointwise))
-    if (root.is_input()) {
-      if (root.dtype() == DType::f64) graph.differentiated.push_back(outer.size());
-      outer.push_back(root);
-      graph.inner_inputs.push_back(root);
+/// How the batched terms of a chunked node read their rows: the node's inputs and their
+/// stand-ins in the chunk graph, and the terms over one chunk's rows.
+class ChunkPlan {
+ public:
+  /// Plans `terms` (each reads the views of minibatch calls, or with `whole` is evaluated over the
+  /// views' whole arrays); with `scaled`, each term's scale is an input of the node too. Refuses
+  /// a term that mixes rows (check_rows_separate).
+  ChunkPlan(const std::vector<ChunkedTerm>& terms, bool whole, bool scaled)
+      : lo_(input("chunk_lo", DType::i64, {})), hi_(input("chunk_hi", DType::i64, {})) {
+    // Graph inputs of the terms (value variables, data inputs): shared by the inner graph as they are.
+    for (const ChunkedTerm& term : terms) pointwise_.push_back(term.pointwise);
+    for (const Variable& root : graph_inputs(pointwise_))
+      if (root.is_input()) {
+        if (root.dtype() == DType::f64) layout_.differentiated.push_back(outer_.size());
+        add_input(root, root);
+      }
+    layout_.parameters = outer_.size();
+    if (scaled) {
+      for (const ChunkedTerm& term : terms) {
+        scales_.push_back(input(term.name + "_scale", DType::f64, {}));
+        add_input(term.scale, scales_.back());
+      }
+      layout_.scales = terms.size();
     }
-  graph.parameters = outer.size();
 
-  std::vector<Variable> scales;
-  for (const ChunkedTerm& term : terms) {
-    scales.push_back(input(term.name + "_scale", DType::f64, {}));
-    outer.push_back(term.scale);
-    graph.inner_inputs.push_back(scales.back());
+    // Row sources: the view's row input (a window start, or row numbers), an input of the inner graph.
+    std::unordered_map<const VariableNode*, Variable> source_inputs;
+    std::vector<Variable> counts;
+    for (std::size_t k = 0; k < terms.size(); ++k) {
+      const ChunkedTerm& term = terms[k];
+      const Variable roots[] = {term.pointwise};
+      std::unordered_set<const VariableNode*> row_roots;
+      Variable count;
+      std::int64_t term_rows = Type::unknown;
+      for (const MinibatchView& view : minibatch_views(roots)) {
+        const ApplyNode& owner = *view.view.owner();
+        const bool window = op_is<CircularWindow>(owner.op());
+        if (whole) {
+          views_.push_back({view.view, view.array, {}, ChunkRows::Kind::whole, 0});
+          if (!count) {
+            count = dim(view.array, 0);
+            term_rows = view.array.type().shape[0];
+          }
+        } else {
+          const Variable source = owner.input(1);
+          auto found = source_inputs.find(source.get());
+          if (found == source_inputs.end()) {
+            found = source_inputs.emplace(source.get(), input(source.name().empty() ? "rows" : source.name(), source.dtype(), source.type().shape)).first;
+            add_input(source, found->second);
+            ++layout_.sources;
+          }
+          const std::int64_t batch_size = window ? op_as<MinibatchDraw>(view.source->op())->batch_size() : 0;
+          views_.push_back({view.view, view.array, found->second, window ? ChunkRows::Kind::window : ChunkRows::Kind::gather, batch_size});
+          if (!count) {
+            count = window ? constant(std::int64_t{batch_size}) : dim(source, 0);
+            term_rows = window ? batch_size : source.type().shape[0];
+          }
+        }
+        row_roots.insert(view.view.get());
+      }
+      check_rows_separate(term.name, term.pointwise, row_roots);
+      counts.push_back(count);
+      static_rows_ = k == 0 || term_rows == static_rows_ ? term_rows : Type::unknown;
+    }
+    for (const Variable& count : counts) outer_.push_back(count);
+    layout_.counts = counts.size();
+    inner_inputs_.push_back(lo_);
+    inner_inputs_.push_back(hi_);
   }
-  graph.scales = terms.size();
 
-  // Row sources: the view's row input (a window start, or row numbers), an input of the inner graph.
-  struct ViewPlan {
+  /// The node's inputs: `[parameters..., scales..., row sources..., row counts...]`.
+  const std::vector<Variable>& outer() const { return outer_; }
+  const ChunkedObservedSum::Layout& layout() const { return layout_; }
+  /// The row count of every term when known at build time and equal, else `Type::unknown`.
+  std::int64_t static_rows() const { return static_rows_; }
+  /// The inner stand-ins of the scales (with `scaled`), and of the differentiated parameters.
+  const std::vector<Variable>& scales() const { return scales_; }
+  std::vector<Variable> differentiated() const {
+    std::vector<Variable> wrt;
+    for (std::size_t position : layout_.differentiated) wrt.push_back(inner_inputs_[position]);
+    return wrt;
+  }
+
+  /// The terms over a chunk of `rows` rows (`Type::unknown`: any number).
+  std::vector<Variable> chunk_terms(std::int64_t rows) const {
+    std::vector<std::pair<Variable, Variable>> replacements;
+    for (const View& view : views_) {
+      const Variable chunk = view.kind == ChunkRows::Kind::whole
+                                 ? make_apply<ChunkRows>({view.array, lo_, hi_}, view.kind, 0, rows)
+                                 : make_apply<ChunkRows>({view.array, view.source, lo_, hi_}, view.kind, view.batch_size, rows);
+      replacements.emplace_back(view.view, chunk);
+    }
+    return replace(pointwise_, replacements);
+  }
+
+  /// The chunk graphs for chunks of `chunk_rows` rows, whose outputs `outputs(rows)` builds:
+  /// static shapes (and a tail graph for a last, shorter chunk) when the row count is known.
+  template <class Outputs>
+  ChunkFunctions::Graph functions(std::int64_t chunk_rows, const Outputs& outputs) const {
+    ChunkFunctions::Graph graph{inner_inputs_, {}, {}, -1};
+    if (static_rows_ == Type::unknown) {
+      graph.inner_outputs = outputs(Type::unknown);
+    } else {
+      graph.inner_outputs = outputs(std::min(chunk_rows, static_rows_));
+      if (static_rows_ > chunk_rows && static_rows_ % chunk_rows != 0) {
+        graph.tail_outputs = outputs(static_rows_ % chunk_rows);
+        graph.tail_chunk = static_rows_ / chunk_rows;
+      }
+    }
+    return graph;
+  }
+
+ private:
+  struct View {
     Variable view, array, source;  // source: the inner input (null for whole arrays)
     ChunkRows::Kind kind;
     std::int64_t batch_size;
   };
-  std::vector<ViewPlan> plans;
-  std::unordered_map<const VariableNode*, Variable> source_inputs;
-  std::vector<Variable> counts;
-  std::int64_t static_rows = 0;  // R when every term's is known and they agree, else unknown
-  for (std::size_t k = 0; k < terms.size(); ++k) {
-    const ChunkedTerm& term = terms[k];
-    const Variable roots[] = {term.pointwise};
-    const std::vector<MinibatchView> views = minibatch_views(roots);
-    std::unordered_set<const VariableNode*> row_roots;
-    Variable count;
-    std::int64_t term_rows = Type::unknown;
-    for (const MinibatchView& view : views) {
-      const ApplyNode& owner = *view.view.owner();
-      const bool window = op_is<CircularWindow>(owner.op());
-      if (whole) {
-        plans.push_back({view.view, view.array, {}, ChunkRows::Kind::whole, 0});
-        if (!count) {
-          count = dim(view.array, 0);
-          term_rows = view.array.type().shape[0];
-        }
-      } else {
-        const Variable source = owner.input(1);
-        auto found = source_inputs.find(source.get());
-        if (found == source_inputs.end()) {
-          found = source_inputs.emplace(source.get(), input(source.name().empty() ? "rows" : source.name(), source.dtype(), source.type().shape)).first;
-          outer.push_back(source);
-          graph.inner_inputs.push_back(found->second);
-          ++graph.sources;
-        }
-        const std::int64_t batch_size = window ? op_as<MinibatchDraw>(view.source->op())->batch_size() : 0;
-        plans.push_back({view.view, view.array, found->second, window ? ChunkRows::Kind::window : ChunkRows::Kind::gather, batch_size});
-        if (!count) {
-          count = window ? constant(std::int64_t{batch_size}) : dim(source, 0);
-          term_rows = window ? batch_size : source.type().shape[0];
-        }
-      }
-      row_roots.insert(view.view.get());
-    }
-    check_rows_separate(term.name, term.pointwise, row_roots);
-    counts.push_back(count);
-    static_rows = k == 0 || term_rows == static_rows ? term_rows : Type::unknown;
+  void add_input(const Variable& outer, const Variable& inner) {
+    outer_.push_back(outer);
+    inner_inputs_.push_back(inner);
   }
-  for (const Variable& count : counts) outer.push_back(count);
-  graph.counts = counts.size();
-  graph.inner_inputs.push_back(lo);
-  graph.inner_inputs.push_back(hi);
 
+  Variable lo_, hi_;
+  std::vector<Variable> outer_, inner_inputs_, pointwise_, scales_;
+  ChunkedObservedSum::Layout layout_;
+  std::vector<View> views_;
+  std::int64_t static_rows_ = 0;  // R when every term's is known and they agree, else unknown
+};
+
+/// The node over `terms` (each reads the views of minibatch calls, or with `whole` is evaluated
+/// over the views' whole arrays): returns the scaled sum of the terms. The terms' f64 graph
+/// inputs (the model's value variables) are differentiated; other inputs pass through as data.
+inline Variable chunked_observed_sum(const std::vector<ChunkedTerm>& terms, bool whole, const RowReduction& reduction,
+                                     std::shared_ptr<ThreadPool> pool) {
+  const ChunkPlan plan(terms, whole, true);
   // The inner value for chunks of `rows` rows: sum over the terms of scale * sum(the chunk's
   // pointwise terms), and its gradient.
   const auto chunk_outputs = [&](std::int64_t rows) {
-    std::vector<std::pair<Variable, Variable>> replacements;
-    for (const ViewPlan& plan : plans) {
-      const Variable chunk = plan.kind == ChunkRows::Kind::whole
-                                 ? make_apply<ChunkRows>({plan.array, lo, hi}, plan.kind, 0, rows)
-                                 : make_apply<ChunkRows>({plan.array, plan.source, lo, hi}, plan.kind, plan.batch_size, rows);
-      replacements.emplace_back(plan.view, chunk);
-    }
+    const std::vector<Variable> chunked = plan.chunk_terms(rows);
     Variable value = constant(0.0);
-    const std::vector<Variable> chunked = replace(pointwise, replacements);
-    for (std::size_t k = 0; k < terms.size(); ++k) value = value + scales[k] * sum(chunked[k]);
+    for (std::size_t k = 0; k < terms.size(); ++k) value = value + plan.scales()[k] * sum(chunked[k]);
     std::vector<Variable> outputs{value};
-    std::vector<Variable> wrt;
-    for (std::size_t position : graph.differentiated) wrt.push_back(graph.inner_inputs[position]);
-    for (const Variable& gradient : grad(value, wrt)) outputs.push_back(gradient);
+    for (const Variable& gradient : grad(value, plan.differentiated())) outputs.push_back(gradient);
     return outputs;
   };
-  const std::int64_t chunk_rows = reduction.chunk_rows;
-  if (static_rows == Type::unknown) {
-    graph.inner_outputs = chunk_outputs(Type::unknown);
-  } else {
-    graph.inner_outputs = chunk_outputs(std::min(chunk_rows, static_rows));
-    if (static_rows > chunk_rows && static_rows % chunk_rows != 0) {
-      graph.tail_outputs = chunk_outputs(static_rows % chunk_rows);
-      graph.tail_chunk = static_rows / chunk_rows;
+  auto op = std::make_shared<const ChunkedObservedSum>(plan.functions(reduction.chunk_rows, chunk_outputs), plan.layout(), reduction, std::move(pool));
+  Variable result = ApplyNode::make(std::move(op), plan.outer())->output(0);
+  result.set_name(whole ? "observed_full_data" : "observed_batch");
+  return result;
+}
+
+/// One observed term's unscaled pointwise log-likelihood over the whole data, evaluated chunk by
+/// chunk of rows (each chunk's terms written into their rows of the result), so the working
+/// memory is O(chunk rows) beside the result. Inputs: `[parameters..., row counts...]`.
+class ChunkedPointwise final : public Op {
+ public:
+  ChunkedPointwise(ChunkFunctions::Graph graph, std::size_t inputs, std::int64_t chunk_rows, std::string term, std::shared_ptr<ThreadPool> pool)
+      : functions_(std::move(graph), chunk_rows), inputs_(inputs), chunk_rows_(chunk_rows), term_(std::move(term)), pool_(std::move(pool)) {}
+  std::string name() const override { return "chunked_pointwise"; }
+  OpParameters parameters() const override { return {{"term", term_}, {"chunk_rows", chunk_rows_}}; }
+  bool equals(const Op& other) const override { return this == &other; }
+  std::vector<Type> output_types(std::span<const Variable>) const override { return {type_}; }
+  void set_type(Type type) { type_ = std::move(type); }
+
+  void perform(InputValues in, OutputValues out, Scratch&) const override {
+    const std::int64_t rows = in[inputs_]->item<std::int64_t>();
+    const std::int64_t chunks = std::max<std::int64_t>((rows + chunk_rows_ - 1) / chunk_rows_, 1);
+    Array& result = *out[0];
+    // The first chunk fixes the trailing shape; the other chunks write their rows in parallel.
+    std::unique_ptr<ChunkFunctions::Worker> first = functions_.acquire(in, inputs_);
+    try {
+      const Array& terms = functions_.evaluate(*first, 0)[0];
+      Shape shape = terms.shape();
+      shape[0] = rows;
+      result.ensure(DType::f64, shape);
+      copy_rows(terms, 0, result);
+    } catch (...) {
+      functions_.release(std::move(first));
+      throw;
     }
+    functions_.release(std::move(first));
+    const int tasks = static_cast<int>(std::min<std::int64_t>(pool_ ? pool_->threads() : 1, chunks - 1));
+    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(std::max(tasks, 1)));
+    const auto run = [&](int task) {
+      const std::int64_t from = 1 + (chunks - 1) * task / tasks, to = 1 + (chunks - 1) * (task + 1) / tasks;
+      std::unique_ptr<ChunkFunctions::Worker> worker;
+      try {
+        worker = functions_.acquire(in, inputs_);
+        for (std::int64_t c = from; c < to; ++c) copy_rows(functions_.evaluate(*worker, c)[0], c, result);
+      } catch (...) {
+        errors[static_cast<std::size_t>(task)] = std::current_exception();
+      }
+      if (worker) functions_.release(std::move(worker));
+    };
+    if (tasks > 1) pool_->run(tasks, run);
+    else
+      for (int task = 0; task < tasks; ++task) run(task);
+    for (const std::exception_ptr& error : errors)
+      if (error) std::rethrow_exception(error);
   }
 
-  auto node = ApplyNode::make(std::make_shared<const ChunkedObservedSum>(std::move(graph), reduction, std::move(pool)), outer);
-  Variable result = node->output(0);
-  result.set_name(whole ? "observed_full_data" : "observed_batch");
+  std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable>) const override {
+    std::vector<InputGrad> grads(node.inputs().size(), InputGrad::disconnected());
+    for (std::size_t i = 0; i < inputs_; ++i)
+      if (node.input(i).dtype() == DType::f64)
+        grads[i] = InputGrad::undefined("the pointwise terms of '" + term_ +
+                                        "' are evaluated over the whole data in chunks of rows, without a gradient; differentiate "
+                                        "full_data_logp, or the batch's terms (batch_pointwise_loglik)");
+    return grads;
+  }
+
+ private:
+  void copy_rows(const Array& terms, std::int64_t chunk, Array& result) const {
+    const std::int64_t row_size = result.shape()[0] == 0 ? 0 : result.size() / result.shape()[0];
+    const std::int64_t count = terms.shape()[0];
+    double* target = result.data<double>() + chunk * chunk_rows_ * row_size;
+    for (std::int64_t j = 0; j < count * row_size; ++j) target[j] = terms.flat<double>(j);
+  }
+
+  ChunkFunctions functions_;
+  std::size_t inputs_;
+  std::int64_t chunk_rows_;
+  std::string term_;
+  std::shared_ptr<ThreadPool> pool_;
+  Type type_;
+};
+
+/// The node giving `term`'s pointwise terms over the whole arrays of its minibatch views, in
+/// chunks of `chunk_rows` rows (threads from `pool` when given).
+inline Variable chunked_pointwise(const ChunkedTerm& term, std::int64_t chunk_rows, std::shared_ptr<ThreadPool> pool) {
+  const ChunkPlan plan({term}, true, false);
+  const auto chunk_outputs = [&](std::int64_t rows) {
+    const Variable terms = plan.chunk_terms(rows)[0];
+    return std::vector<Variable>{terms.dtype() == DType::f64 ? terms : cast(terms, DType::f64)};
+  };
+  auto op = std::make_shared<ChunkedPointwise>(plan.functions(chunk_rows, chunk_outputs), plan.layout().parameters, chunk_rows, term.name, std::move(pool));
+  Type type = term.pointwise.type();
+  type.dtype = DType::f64;
+  type.shape[0] = plan.static_rows();
+  op->set_type(std::move(type));
+  Variable result = ApplyNode::make(std::move(op), plan.outer())->output(0);
+  result.set_name(term.name + "_pointwise");
   return result;
 }
 

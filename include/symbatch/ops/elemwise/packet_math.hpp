@@ -19,7 +19,7 @@ namespace symbatch::detail {
 namespace packet {
 namespace ei = Eigen::internal;
 using Packet = ei::packet_traits<double>::type;
-inline constexpr std::int64_t width = ei::unpacket_traits<Packet>::size;
+inline constexpr std::int64_t width = ei::packet_traits<double>::size;
 
 /// e = exp(-|x|) and log(1 + e), for every lane.
 inline void shared_terms(const Packet& x, Packet& e, Packet& u, Packet& log1p_e) {
