@@ -66,32 +66,55 @@ std::pair<symbatch::Array, symbatch::Array> regression_data(std::int64_t rows, c
   return {std::move(x), std::move(y)};
 }
 
-/// Writes `DIR/NAME_loss.csv` and, when gnuplot is installed, `DIR/NAME_loss.png`.
-inline void write_loss(const std::string& name, const std::vector<double>& loss, const std::string& directory) {
-  // The directory is created when missing; a failed write ends the program with a message rather
-  // than a claim that the file was written.
-  const auto fail = [&](const std::string& what) {
-    std::cerr << name << ": " << what << "\n";
-    std::exit(1);
-  };
+/// Ends the program with `NAME: what` on stderr: a failed write is reported, never claimed done.
+[[noreturn]] inline void fail_output(const std::string& name, const std::string& what) {
+  std::cerr << name << ": " << what << "\n";
+  std::exit(1);
+}
+
+/// Creates `directory` when missing (or ends the program with a message).
+inline void create_output_directory(const std::string& name, const std::string& directory) {
   std::error_code error;
   std::filesystem::create_directories(directory, error);
-  if (error) fail("cannot create the output directory '" + directory + "': " + error.message());
+  if (error) fail_output(name, "cannot create the output directory '" + directory + "': " + error.message());
+}
+
+/// Draws `png` when gnuplot is installed: runs the gnuplot `commands` (labels and `plot ...`)
+/// after setting a PNG terminal of `width` x `height` (plain text, no enhanced-text markup),
+/// comma-separated data files and a log-scale y axis, and prints `what: png`. The commands go to
+/// gnuplot's standard input, so they need no shell quoting. Returns whether the PNG was written.
+inline bool plot_log_y(const std::string& name, const std::string& what, const std::string& png, const std::string& commands,
+                       int width = 800, int height = 500) {
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) return false;
+  std::FILE* gnuplot = popen("gnuplot 2>/dev/null", "w");
+  if (!gnuplot) {
+    std::cerr << name << ": cannot start gnuplot (the CSV is written)\n";
+    return false;
+  }
+  // noenhanced: an underscore in a title is an underscore, not a subscript.
+  std::fprintf(gnuplot, "set terminal png size %d,%d noenhanced\nset output '%s'\nset datafile separator ','\nset logscale y\n%s\n", width, height,
+               png.c_str(), commands.c_str());
+  if (pclose(gnuplot) == 0 && std::filesystem::exists(png)) {
+    std::cout << what << ": " << png << "\n";
+    return true;
+  }
+  std::cerr << name << ": gnuplot could not draw '" << png << "' (the CSV is written)\n";
+  return false;
+}
+
+/// Writes `DIR/NAME_loss.csv` and, when gnuplot is installed, `DIR/NAME_loss.png`.
+inline void write_loss(const std::string& name, const std::vector<double>& loss, const std::string& directory) {
+  create_output_directory(name, directory);
   const std::string csv = directory + "/" + name + "_loss.csv";
   std::ofstream file(csv);
-  if (!file) fail("cannot open '" + csv + "' for writing: " + std::strerror(errno));
+  if (!file) fail_output(name, "cannot open '" + csv + "' for writing: " + std::strerror(errno));
   file << "iteration,loss\n";
   for (std::size_t i = 0; i < loss.size(); ++i) file << i << ',' << loss[i] << '\n';
   file.close();
-  if (!file) fail("writing '" + csv + "' failed: " + std::strerror(errno));
+  if (!file) fail_output(name, "writing '" + csv + "' failed: " + std::strerror(errno));
   std::cout << "loss history: " << csv << "\n";
-  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) return;
-  const std::string png = directory + "/" + name + "_loss.png";
-  const std::string command = "gnuplot -e \"set terminal png size 800,500; set output '" + png +
-                              "'; set datafile separator ','; set logscale y; set xlabel 'iteration'; set ylabel 'loss (-ELBO)';"
-                              " plot '" + csv + "' every ::1 using 1:(abs(\\$2)) with lines title '" + name + "'\" 2>/dev/null";
-  if (std::system(command.c_str()) == 0 && std::filesystem::exists(png)) std::cout << "loss plot: " << png << "\n";
-  else std::cerr << name << ": gnuplot could not draw '" << png << "' (the CSV is written)\n";
+  plot_log_y(name, "loss plot", directory + "/" + name + "_loss.png",
+             "set xlabel 'iteration'; set ylabel 'loss (-ELBO)'; plot '" + csv + "' every ::1 using 1:(abs($2)) with lines title '" + name + "'");
 }
 
 /// Prints `name[j]  posterior mean  sd  true` rows; returns the largest |mean - true|.
