@@ -112,6 +112,26 @@ TEST_CASE("training: results say why the loop stopped", "[training]") {
                     "find_map: convergence.mcse_tolerance is 0, but must be positive");
 }
 
+TEST_CASE("training: the automatic warm-up ends by max_warmup, and averages without the stopping rule too", "[training]") {
+  const Problem problem = make_problem(2000, 2, 7);
+  Model model;
+  build(model, problem, 64, MinibatchScheme::circular_slice);
+  // The first warm-up check comes at step 1,000: before it, averaging starts at max_warmup.
+  const FitResult limited = fit(model, {.max_iterations = 1500, .seed = 3, .progress = Progress::none, .averaging = {.max_warmup = 500}});
+  CHECK(limited.state->averaging_start == 500);
+  CHECK(limited.state->average.count() == 1000);
+  CHECK(limited.approximation.unconstrained_mean() != limited.last_iterate.unconstrained_mean());
+  CHECK_THROWS_WITH(fit(model, {.max_iterations = 10, .averaging = {.max_warmup = -2}}),
+                    "fit: averaging.max_warmup is -2, but must be -1 (no limit) or nonnegative");
+  // Without the stopping rule the record still ends the automatic warm-up: the estimate is an average.
+  const FitResult unruled = fit(model, {.max_iterations = 60000, .seed = 3, .progress = Progress::none, .convergence = {.enabled = false}});
+  CHECK(unruled.stop_reason == StopReason::cap_reached);
+  CHECK(unruled.state->averaging_start > 0);
+  CHECK(unruled.state->averaging_start < 60000);
+  CHECK(unruled.state->average.count() == 60000 - unruled.state->averaging_start);
+  CHECK(unruled.approximation.unconstrained_mean() != unruled.last_iterate.unconstrained_mean());
+}
+
 namespace {
 void check_fit_defaults(MinibatchScheme scheme, std::uint64_t seed) {
   const Problem problem = make_problem(10000, 10, 1000 + seed);

@@ -38,6 +38,11 @@ struct AveragingOptions {
   /// at the first stationarity check (convergence.hpp) whose split R-hat is below
   /// `ConvergenceOptions::warmup_rhat`, that is, when the iterates stop drifting.
   std::int64_t warmup = -1;
+  /// With the automatic warm-up, averaging starts at the latest after this many steps (counted
+  /// over all runs continued by warm starts), even if the iterates still drift: a run whose scales
+  /// keep wandering (plain minibatch gradients with a large N/B) then still averages the second
+  /// half of the default 200,000-step cap instead of returning its last iterate. -1: no limit.
+  std::int64_t max_warmup = 100'000;
 };
 
 /// @brief Running average of a parameter vector (see the file comment); preallocated, so `add`

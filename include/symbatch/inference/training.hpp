@@ -141,6 +141,8 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
   check_convergence_options(function, settings.convergence);
   check_control_variate_options(function, settings.control_variate);
   if (settings.averaging.warmup < -1) throw_invalid(function, "averaging.warmup is ", settings.averaging.warmup, ", but must be -1 (automatic) or nonnegative");
+  if (settings.averaging.max_warmup < -1)
+    throw_invalid(function, "averaging.max_warmup is ", settings.averaging.max_warmup, ", but must be -1 (no limit) or nonnegative");
   // Not learning_rate_variable: a bad rate is reported by the optimizer, under its own name.
   const Variable rate = shared(Array::scalar(base_learning_rate(settings.optimizer)), "learning_rate");
   const std::vector<Update> steps = updates(settings.optimizer, problem.loss, problem.parameters, rate);
@@ -167,7 +169,8 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
   } else {
     state->learning_rate = LearningRate(settings.schedule, base_learning_rate(settings.optimizer));
     state->average = IterateAverage(settings.averaging.kind, settings.averaging.eta, size);
-    if (settings.convergence.enabled) state->window.emplace(monitored, settings.convergence.window);
+    // The record serves the stopping rule and the automatic warm-up (also without the rule).
+    if (settings.convergence.enabled || settings.averaging.warmup < 0) state->window.emplace(monitored, settings.convergence.window);
     state->gradient_total = Eigen::VectorXd::Zero(problem.track_gradient_noise ? size : 0);
     state->gradient_squares = state->gradient_total;
   }
@@ -227,7 +230,8 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
     outcome.loss_history.push_back(loss);
     flatten_into(problem.parameters, current);
     const std::int64_t t = state->iterations++;
-    if (!automatic_warmup && t >= settings.averaging.warmup && state->averaging_start < 0) state->averaging_start = t;
+    const std::int64_t warmup_limit = automatic_warmup ? settings.averaging.max_warmup : settings.averaging.warmup;
+    if (warmup_limit >= 0 && t >= warmup_limit && state->averaging_start < 0) state->averaging_start = t;
     if (state->averaging_start >= 0 && settings.averaging.kind != AveragingKind::none) state->average.add(current);
     if (state->window) {
       IterateWindow& window = *state->window;
@@ -237,7 +241,7 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
       // what it spanned at the failed check: the spans grow geometrically, and the record keeps
       // covering a fixed fraction of the run (the warm-up is its other part).
       if (window.entries() >= settings.convergence.window / 2 && (t + 1) % settings.convergence.check_every == 0 &&
-          (!warming_up || window.span() >= state->warmup_check_span)) {
+          (warming_up ? window.span() >= state->warmup_check_span : settings.convergence.enabled)) {
         const double worst = window.check(settings.convergence.chains);
         outcome.max_rhat = worst;
         if (warming_up) {

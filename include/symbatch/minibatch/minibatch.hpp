@@ -31,7 +31,7 @@ struct MinibatchOptions {
   /// are seeded alike: in a sharded MPI run (`mpi::DistributedOptions::sharded`) every process
   /// builds the same model over its own shard and passes its rank here, so that the processes
   /// draw their batches independently while sharing one seed. 0 by default.
-  std::uint64_t stream = 0;  ///< prefix of the names of the RNG state and the views
+  std::uint64_t stream = 0;
 };
 
 
