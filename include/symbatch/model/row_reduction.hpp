@@ -330,66 +330,85 @@ class ChunkedObservedSum final : public Op {
 
     if (scratch.arrays.size() < 3) scratch.arrays.resize(3);
     Array& table_array = scratch.arrays[0];
-    const bool exact = reduction_.mode == ReductionMode::exact;
-    const std::int64_t table_rows = exact && !sharded ? chunks : end - begin;
-    table_array.ensure(DType::f64, Shape{std::max<std::int64_t>(table_rows, 1) * width});
-    double* table = table_array.data<double>();
-    double* mine = exact && !sharded ? table + begin * width : table;
-
-    // This process's chunks, split into contiguous runs over the threads.
-    const int tasks = static_cast<int>(std::min<std::int64_t>(reduction_.threads, end - begin));
-    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(std::max(tasks, 1)));
-    const auto run = [&](int task) {
-      const std::int64_t from = begin + (end - begin) * task / tasks, to = begin + (end - begin) * (task + 1) / tasks;
-      std::unique_ptr<ChunkFunctions::Worker> worker;
-      std::int64_t c = from;
-      try {
-        worker = functions_.acquire(in, first_count);
-        for (; c < to; ++c) evaluate(*worker, c, mine + (c - begin) * width);
-      } catch (...) {
-        errors[static_cast<std::size_t>(task)] = std::current_exception();
-        for (; c < to; ++c) mine[(c - begin) * width] = 1;  // failed
-      }
-      if (worker) functions_.release(std::move(worker));
-    };
-    if (tasks > 1 && pool_) pool_->run(tasks, run);
-    else
-      for (int task = 0; task < tasks; ++task) run(task);
-
-    // The result: every chunk's partial, added in chunk order.
     Array& sum_array = scratch.arrays[1];
     sum_array.ensure(DType::f64, Shape{width});
     double* sum = sum_array.data<double>();
     std::fill_n(sum, width, 0.0);
-    if (sharded) {
-      // This process's sum, then the processes' sums: in rank order (exact), or by the all-reduce.
-      add_rows(mine, end - begin, width, sum);
-      if (exact) {
-        Array& all = scratch.arrays[2];
-        all.ensure(DType::f64, Shape{ranks * width});
-        double* sums = all.data<double>();
-        std::copy_n(sum, width, sums + rank * width);
-        std::vector<std::int64_t> offsets(static_cast<std::size_t>(ranks) + 1);
-        for (int r = 0; r <= ranks; ++r) offsets[static_cast<std::size_t>(r)] = r * width;
-        reduction_.communicator->allgather(sums, offsets);
-        std::fill_n(sum, width, 0.0);
-        add_rows(sums, ranks, width, sum);
-      } else {
-        reduction_.communicator->allreduce_sum(sum, width);
+    const bool exact = reduction_.mode == ReductionMode::exact;
+    std::exception_ptr error;
+
+    // Evaluates chunks [from, to) into `rows` (one row of the table per chunk), in contiguous runs
+    // over the threads; a failed chunk's status is 1. Keeps the first error.
+    const auto evaluate_chunks = [&](std::int64_t from, std::int64_t to, double* rows) {
+      const int tasks = static_cast<int>(std::min<std::int64_t>(reduction_.threads, to - from));
+      std::vector<std::exception_ptr> errors(static_cast<std::size_t>(std::max(tasks, 1)));
+      const auto run = [&](int task) {
+        const std::int64_t first = from + (to - from) * task / tasks, last = from + (to - from) * (task + 1) / tasks;
+        std::unique_ptr<ChunkFunctions::Worker> worker;
+        std::int64_t c = first;
+        try {
+          worker = functions_.acquire(in, first_count);
+          for (; c < last; ++c) evaluate(*worker, c, rows + (c - from) * width);
+        } catch (...) {
+          errors[static_cast<std::size_t>(task)] = std::current_exception();
+          for (; c < last; ++c) rows[(c - from) * width] = 1;  // failed
+        }
+        if (worker) functions_.release(std::move(worker));
+      };
+      if (tasks > 1 && pool_) pool_->run(tasks, run);
+      else
+        for (int task = 0; task < tasks; ++task) run(task);
+      for (const std::exception_ptr& e : errors)
+        if (e && !error) error = e;
+    };
+
+    if (ranks == 1) {
+      // One process: chunks in rounds of 64 per thread, each round's partials added in chunk
+      // order before the next round, so the table stays small however many rows there are.
+      const std::int64_t round = 64 * std::int64_t{reduction_.threads};
+      table_array.ensure(DType::f64, Shape{std::max<std::int64_t>(std::min(chunks, round), 1) * width});
+      double* table = table_array.data<double>();
+      for (std::int64_t from = 0; from < chunks && !error; from += round) {
+        const std::int64_t to = std::min(chunks, from + round);
+        evaluate_chunks(from, to, table);
+        add_rows(table, to - from, width, sum);
       }
-    } else if (exact) {
-      if (ranks > 1) {
+      if (error) std::rethrow_exception(error);
+    } else {
+      // This process's chunks: all of them are in the table (the exact mode gathers every
+      // process's rows; the fast mode adds its own, then all-reduces).
+      const std::int64_t table_rows = exact && !sharded ? chunks : end - begin;
+      table_array.ensure(DType::f64, Shape{std::max<std::int64_t>(table_rows, 1) * width});
+      double* table = table_array.data<double>();
+      double* mine = exact && !sharded ? table + begin * width : table;
+      evaluate_chunks(begin, end, mine);
+      if (sharded) {
+        // This process's sum, then the processes' sums: in rank order (exact), or by the all-reduce.
+        add_rows(mine, end - begin, width, sum);
+        if (exact) {
+          Array& all = scratch.arrays[2];
+          all.ensure(DType::f64, Shape{ranks * width});
+          double* sums = all.data<double>();
+          std::copy_n(sum, width, sums + rank * width);
+          std::vector<std::int64_t> offsets(static_cast<std::size_t>(ranks) + 1);
+          for (int r = 0; r <= ranks; ++r) offsets[static_cast<std::size_t>(r)] = r * width;
+          reduction_.communicator->allgather(sums, offsets);
+          std::fill_n(sum, width, 0.0);
+          add_rows(sums, ranks, width, sum);
+        } else {
+          reduction_.communicator->allreduce_sum(sum, width);
+        }
+      } else if (exact) {
         std::vector<std::int64_t> offsets(static_cast<std::size_t>(ranks) + 1);
         for (int r = 0; r <= ranks; ++r) offsets[static_cast<std::size_t>(r)] = share(r) * width;
         reduction_.communicator->allgather(table, offsets);
+        add_rows(table, chunks, width, sum);
+      } else {
+        add_rows(mine, end - begin, width, sum);
+        reduction_.communicator->allreduce_sum(sum, width);
       }
-      add_rows(table, chunks, width, sum);
-    } else {
-      add_rows(mine, end - begin, width, sum);
-      if (ranks > 1) reduction_.communicator->allreduce_sum(sum, width);
-    }
-    for (const std::exception_ptr& error : errors)
       if (error) std::rethrow_exception(error);
+    }
     if (sum[0] != 0)
       throw std::runtime_error("chunked_observed_sum: another process failed to evaluate its share of the batch (its error is reported there)");
 

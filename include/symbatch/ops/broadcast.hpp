@@ -4,10 +4,13 @@
 /// `broadcast_like`).
 #pragma once
 
+#include <Eigen/Core>
+
 #include <algorithm>
 #include <array>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "symbatch/graph/apply.hpp"
@@ -180,9 +183,13 @@ class SumTo final : public Op {
       T* t = target + offsets[0];
       const T* s = source + offsets[1];
       if (inner[0] == 0) {
-        T sum{0};
-        for (std::int64_t k = 0; k < count; ++k) sum += s[k];
-        *t += sum;
+        if constexpr (std::is_same_v<T, double>) {
+          *t += Eigen::Map<const Eigen::ArrayXd>(s, count).sum();  // SIMD partial sums, not one chain of adds
+        } else {
+          T sum{0};
+          for (std::int64_t k = 0; k < count; ++k) sum += s[k];
+          *t += sum;
+        }
       } else {
         for (std::int64_t k = 0; k < count; ++k) t[k] += s[k];
       }
