@@ -140,10 +140,31 @@ class FusedElemwise final : public Op {
 
   /// Derives every register's run-time shape (kept in `scratch.indices`) and says whether the
   /// block loop computes what the ops would: see the class comment. False also when some op
-  /// would throw, so that `run_ops` throws its error.
+  /// would throw, so that `run_ops` throws its error. The answer depends on the input shapes
+  /// only: it is kept after the registers (-1: none yet) and reused while they repeat.
   bool runs_blockwise(InputValues in, Scratch& scratch) const {
     const std::size_t registers = num_inputs_ + program_.size();
-    if (scratch.indices.size() != registers * shape_stride) scratch.indices.resize(registers * shape_stride);
+    const std::size_t answer = registers * shape_stride;
+    if (scratch.indices.size() != answer + 1) {
+      scratch.indices.assign(answer + 1, 0);
+      scratch.indices[answer] = -1;
+    }
+    bool repeated = scratch.indices[answer] >= 0;
+    for (std::size_t r = 0; r < num_inputs_ && repeated; ++r) {
+      const Shape& shape = in[r]->shape();
+      const std::int64_t* entry = scratch.indices.data() + r * shape_stride;
+      repeated = entry[0] == shape.rank();
+      for (int axis = 0; axis < shape.rank() && repeated; ++axis) repeated = entry[1 + axis] == shape[axis];
+    }
+    if (repeated) return scratch.indices[answer] == 1;
+    const bool blockwise = derive_shapes(in, scratch);
+    scratch.indices[answer] = blockwise ? 1 : 0;
+    return blockwise;
+  }
+
+  /// The derivation behind `runs_blockwise`: every register's shape from the inputs'.
+  bool derive_shapes(InputValues in, Scratch& scratch) const {
+    const std::size_t registers = num_inputs_ + program_.size();
     for (std::size_t r = 0; r < num_inputs_; ++r) set_shape(scratch, static_cast<int>(r), in[r]->shape());
     for (std::size_t i = 0; i < program_.size(); ++i) {
       const Instruction& instruction = program_[i];
