@@ -57,6 +57,27 @@ TEST_CASE("matmul: transposed variants equal the product with an explicit transp
   CHECK(evaluate(matmul_transpose_a(a, r), {a, r}, {A, Array::from({1.0, 0.0, -1.0})}) == std::vector<double>{-4, -4});
 }
 
+TEST_CASE("matmul: short rows times a vector (the SIMD kernel) equal the written-out sums", "[ops][blas]") {
+  // Every row count mod 4 and column counts around the packet widths (2, 4, 8) and the kernel's
+  // limit of 32 (33 takes Eigen's path); integer-valued entries, so every sum is exact.
+  for (const std::int64_t rows : {1, 2, 3, 4, 5, 7, 9, 64, 67}) {
+    for (const std::int64_t cols : {1, 2, 3, 5, 8, 9, 16, 17, 31, 32, 33}) {
+      INFO(rows << " x " << cols);
+      std::vector<double> a(static_cast<std::size_t>(rows * cols)), v(static_cast<std::size_t>(cols));
+      for (std::size_t k = 0; k < a.size(); ++k) a[k] = static_cast<double>(static_cast<std::int64_t>(k * 7 % 13) - 6);
+      for (std::size_t j = 0; j < v.size(); ++j) v[j] = static_cast<double>(static_cast<std::int64_t>(j % 5) - 2);
+      std::vector<double> expected(static_cast<std::size_t>(rows));
+      for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t j = 0; j < cols; ++j) expected[static_cast<std::size_t>(i)] += a[static_cast<std::size_t>(i * cols + j)] * v[static_cast<std::size_t>(j)];
+      Variable x = input("x", DType::f64, {rows, cols});
+      Variable w = input("w", DType::f64, {cols});
+      const Array X = matrix(a, rows, cols), W = Array::from(v);
+      CHECK(evaluate(matmul(x, w), {x, w}, {X, W}) == expected);
+      CHECK(evaluate(matmul_transpose_b(w, x), {w, x}, {W, X}) == expected);  // v X^T: the same rows
+    }
+  }
+}
+
 TEST_CASE("matmul: a batch with an unknown number of rows is checked at run time", "[ops][blas]") {
   Variable x = input("x", DType::f64, {Type::unknown, Type::unknown});
   Variable w = input("w", DType::f64, {3});
