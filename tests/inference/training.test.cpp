@@ -121,6 +121,18 @@ TEST_CASE("training: the automatic warm-up ends by max_warmup, and averages with
   CHECK(limited.state->averaging_start == 500);
   CHECK(limited.state->average.count() == 1000);
   CHECK(limited.approximation.unconstrained_mean() != limited.last_iterate.unconstrained_mean());
+  // A callback sees the average the result returns (means first, then the scales rho).
+  Eigen::VectorXd seen;
+  std::int64_t seen_start = -2;
+  fit(model, {.max_iterations = 1500, .seed = 3, .progress = Progress::none, .averaging = {.max_warmup = 500}},
+      {[&](const FitState& state) {
+        seen = state.averaged();
+        seen_start = state.averaging_start();
+        return true;
+      }});
+  CHECK(seen_start == 500);
+  const Eigen::Index p = limited.approximation.unconstrained_mean().size();
+  CHECK(seen.head(p) == limited.approximation.unconstrained_mean());
   CHECK_THROWS_WITH(fit(model, {.max_iterations = 10, .averaging = {.max_warmup = -2}}),
                     "fit: averaging.max_warmup is -2, but must be -1 (no limit) or nonnegative");
   // Without the stopping rule the record still ends the automatic warm-up: the estimate is an average.

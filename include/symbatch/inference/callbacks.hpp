@@ -18,9 +18,12 @@ namespace symbatch {
 /// @brief What a callback sees after each iteration.
 class FitState {
  public:
-  /// `parameters` are the shared variables the loop optimises, in the order `parameters()` joins them.
-  FitState(std::int64_t iteration, const std::vector<double>& losses, const std::vector<Variable>& parameters)
-      : iteration_(iteration), losses_(losses), parameters_(parameters) {}
+  /// `parameters` are the shared variables the loop optimises, in the order `parameters()` joins
+  /// them; `average` (null: none) is the running average of those parameters, begun at iteration
+  /// `averaging_start` (-1: not yet).
+  FitState(std::int64_t iteration, const std::vector<double>& losses, const std::vector<Variable>& parameters,
+           const Eigen::VectorXd* average = nullptr, std::int64_t averaging_start = -1)
+      : iteration_(iteration), losses_(losses), parameters_(parameters), average_(average), averaging_start_(averaging_start) {}
   /// The iteration just done (0-based).
   std::int64_t iteration() const { return iteration_; }
   /// Every loss so far; the last is this iteration's.
@@ -38,11 +41,19 @@ class FitState {
     }
     return flat;
   }
+  /// The iteration at which iterate averaging began (over all runs continued by warm starts), or
+  /// -1 while the warm-up lasts.
+  std::int64_t averaging_start() const { return averaging_start_; }
+  /// The averaged parameters so far, flattened like `parameters()`: what `fit` and `find_map`
+  /// return if the loop stops now. Before averaging begins, the current parameters.
+  Eigen::VectorXd averaged() const { return average_ && averaging_start_ >= 0 ? *average_ : parameters(); }
 
  private:
   std::int64_t iteration_;
   const std::vector<double>& losses_;
   const std::vector<Variable>& parameters_;
+  const Eigen::VectorXd* average_;
+  std::int64_t averaging_start_;
 };
 
 /// @brief A callback run after every iteration; returning false stops the fit.

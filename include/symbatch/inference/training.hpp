@@ -270,7 +270,9 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
         }
       }
     }
-    const FitState view(t, outcome.loss_history, problem.parameters);
+    const bool averaging = state->averaging_start >= 0 && settings.averaging.kind != AveragingKind::none && state->average.count() > 0;
+    const FitState view(t, outcome.loss_history, problem.parameters, averaging ? &state->average.value() : nullptr,
+                        averaging ? state->averaging_start : -1);
     for (Callback& callback : callbacks)
       if (!callback(view)) {
         outcome.stop_reason = StopReason::callback;

@@ -29,8 +29,10 @@ inline void check_reshape_target(const std::vector<std::int64_t>& dims) {
 }
 
 /// The shape `dims` (with its -1 inferred) that holds `size` elements; throws naming the input
-/// shape `from` when there is none (NumPy also refuses to infer -1 next to a zero dimension).
-inline Shape resolve_reshape(const std::vector<std::int64_t>& dims, std::int64_t size, const std::string& from) {
+/// shape, the text `from()` returns (formatted only then), when there is none (NumPy also
+/// refuses to infer -1 next to a zero dimension).
+template <class From>
+Shape resolve_reshape(const std::vector<std::int64_t>& dims, std::int64_t size, const From& from) {
   std::int64_t known = 1;
   int inferred = -1;
   for (std::size_t axis = 0; axis < dims.size(); ++axis) {
@@ -39,7 +41,7 @@ inline Shape resolve_reshape(const std::vector<std::int64_t>& dims, std::int64_t
       throw_invalid("reshape", "shape ", dims_text(dims), " has more elements than an array can hold");
   }
   const bool ok = inferred < 0 ? known == size : known != 0 && size % known == 0;
-  if (!ok) throw_invalid("reshape", "input 1/1 has shape ", from, " of size ", size, ", which cannot be reshaped into ", dims_text(dims));
+  if (!ok) throw_invalid("reshape", "input 1/1 has shape ", from(), " of size ", size, ", which cannot be reshaped into ", dims_text(dims));
   Shape shape;
   for (std::int64_t dim : dims) shape.push_back(dim == -1 ? size / known : dim);
   return shape;
@@ -62,7 +64,7 @@ class Reshape final : public Op {
     detail::check_reshape_target(shape_);
     const Type& x = inputs[0].type();
     if (x.is_static()) {
-      const Shape resolved = detail::resolve_reshape(shape_, Shape(std::span<const std::int64_t>(x.shape)).size(), x.shape_str());
+      const Shape resolved = detail::resolve_reshape(shape_, Shape(std::span<const std::int64_t>(x.shape)).size(), [&] { return x.shape_str(); });
       return {Type{x.dtype, std::vector<std::int64_t>(resolved.begin(), resolved.end())}};
     }
     std::vector<std::int64_t> shape = shape_;
@@ -73,7 +75,7 @@ class Reshape final : public Op {
 
   void perform(InputValues in, OutputValues out, Scratch&) const override {
     const Array& x = *in[0];
-    *out[0] = x.reshaped(detail::resolve_reshape(shape_, x.size(), x.shape().str()));
+    *out[0] = x.reshaped(detail::resolve_reshape(shape_, x.size(), [&] { return x.shape().str(); }));
   }
 
   std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable> output_grads) const override;
