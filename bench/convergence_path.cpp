@@ -41,7 +41,7 @@
 //   estimator          10,000 steps   30,000 steps   100,000 steps   end
 //   constant_plain     53.9 (25)      48.4 (22.8)    69.9 (24)       55.9 (24.1)      at 200,000
 //   decayed_plain      39.6 (19.3)    17.1 (8.14)    19.1 (8.74)     13.5 (7.11)      at 200,000
-//   polyak_plain       53.9 (25)      48.4 (22.8)    69.9 (24)       55.9 (24.1)      at 200,000, not converged
+//   polyak_plain       53.9 (25)      48.4 (22.8)    69.9 (24)       0.408 (0.212)    at 200,000, not converged
 //   polyak_plain_10k   53.9 (25)      0.717 (0.369)  0.889 (0.336)   0.355 (0.185)    at 200,000
 //   constant_cv        18.5 (9.5)     7.9 (3.88)     -               3.86 (1.66)      at 66,000
 //   decayed_cv         11.2 (6.88)    2.51 (1.25)    2.2 (0.99)      0.854 (0.438)    at 200,000
@@ -51,8 +51,9 @@
 // iterate 24 sd (RMS) off however long it runs, Robbins-Monro decay brings it to 7 sd by 200,000
 // steps, and with the control variate the decayed iterate reaches 0.44 sd RMS, 0.85 sd largest.
 // Averaging is what converges: the defaults stop at 66,000 steps (39 passes) 0.05 sd off. On
-// plain gradients the automatic warm-up never ends, so polyak_plain is its last iterate, 56 sd off
-// at the cap: in a separate probe of the same run (the record's per-parameter R-hat,
+// plain gradients the automatic warm-up's R-hat test never passes, so averaging starts at
+// max_warmup (100,000 steps) and polyak_plain ends 0.41 sd off, reported as not converged (before
+// max_warmup existed it returned its last iterate, 56 sd off): in a separate probe of the run (the record's per-parameter R-hat,
 // result.state->window->rhat()), the means' split R-hat was 1.00 at every check but the scales'
 // rho stayed between 1.5 and 8.7, the fitted sds wandering between 0.35 and 2.1 times the exact
 // ones. Averaging the same plain run from step 10,000 on gives 0.36 sd at 200,000 steps (RMS 0.19,
