@@ -1,5 +1,5 @@
 // Minibatch logp + gradient: symbatch's compiled function against a hand-written Eigen loop
-// doing the same work (draw a batch, N/B-scaled log-likelihood plus Normal(0, 1) priors with
+// (rows read in place, one fused pass per block of rows, SIMD link) doing the same work (draw a batch, N/B-scaled log-likelihood plus Normal(0, 1) priors with
 // all normalising constants, analytic gradient), measured in one run. After Google
 // Benchmark's table it prints one line per case:
 //   RATIO <linear|logistic> <slice|indices> <B> <symbatch median / hand-written median>
@@ -27,78 +27,141 @@ namespace {
 using namespace symbatch;
 using namespace workload;
 
-/// The hand-written implementation: preallocated buffers, Eigen GEMV, one fused loop.
+/// The hand-written partner, as strong as the loops we know: one pass per block of 128 rows —
+/// the block's dot products, then the link on SIMD packets (Eigen's vectorised exp and log),
+/// then the gradient accumulated while the block's rows are still in L1. A slice is read in
+/// place, prefetched 64 rows ahead (the first 64 at once); scattered rows are copied a block at a
+/// time into an L1 buffer, prefetched 32 rows ahead (on this machine that beats reading them in
+/// place through the indices: 2-lines rows, 1.4x at B = 1024).
 class HandWritten {
  public:
-  HandWritten(Likelihood likelihood, Scheme scheme, std::int64_t batch)
-      : likelihood_(likelihood), scheme_(scheme), batch_(batch), xb_(batch, features), yb_(batch), r_(batch), indices_(batch) {}
+  HandWritten(Likelihood likelihood, Scheme scheme, std::int64_t batch) : likelihood_(likelihood), scheme_(scheme), batch_(batch), indices_(batch) {}
 
   /// Evaluates at `beta` (and `log_sigma` for the linear model) on the batch drawn from
   /// `state`; returns the logp and writes the gradient (beta first, then log_sigma).
   double logp_grad(const Eigen::VectorXd& beta, double log_sigma, const RngState& state, Eigen::VectorXd& gradient) {
     const Data& d = data(likelihood_);
-    const double* x = d.x.data<double>();
-    const double* y = d.y.data<double>();
+    x_ = d.x.data<double>();
+    y_ = d.y.data<double>();
     PhiloxStream stream(state);
-    using RowMap = Eigen::Map<const RowMatrix<double>>;
-    // Draw the batch; a non-wrapping slice is used in place, like symbatch's zero-copy view.
-    const double* xs = xb_.data();
-    const double* ys = yb_.data();
-    if (scheme_ == Scheme::slice) {
-      const auto start = static_cast<std::int64_t>(stream.below(rows));
-      if (start + batch_ <= rows) {
-        xs = x + start * features;
-        ys = y + start;
-      } else {
-        const std::int64_t first = rows - start;
-        std::copy_n(x + start * features, first * features, xb_.data());
-        std::copy_n(x, (batch_ - first) * features, xb_.data() + first * features);
-        std::copy_n(y + start, first, yb_.data());
-        std::copy_n(y, batch_ - first, yb_.data() + first);
+    if (scheme_ == Scheme::slice) start_ = static_cast<std::int64_t>(stream.below(rows));
+    else
+      for (std::int64_t& index : indices_) index = static_cast<std::int64_t>(stream.below(rows));
+    const bool linear = likelihood_ == Likelihood::linear;
+    const double inv_sigma = std::exp(-log_sigma);
+    Eigen::VectorXd g0 = Eigen::VectorXd::Zero(features), g1 = g0;
+    double sum = 0;  // linear: sum of z^2; logistic: sum of the log-likelihood terms
+    if (scheme_ == Scheme::slice)
+      for (std::int64_t k = 0; k < std::min<std::int64_t>(batch_, ahead); ++k) prefetch(k);
+    for (std::int64_t first = 0; first < batch_; first += block) {
+      const std::int64_t count = std::min(block, batch_ - first);
+      const double* rows_of_block = scheme_ == Scheme::slice ? nullptr : gather(first, count);
+      const auto row_in_block = [&](std::int64_t k) { return rows_of_block ? rows_of_block + k * features : row(first + k); };
+      for (std::int64_t k = 0; k < count; ++k) {
+        if (!rows_of_block && first + k + ahead < batch_) prefetch(first + k + ahead);
+        eta_[k] = Eigen::Map<const Eigen::VectorXd>(row_in_block(k), features).dot(beta);
+        if (!rows_of_block) y_block_[k] = y_[row_number(first + k)];
       }
-    } else {
-      for (std::int64_t k = 0; k < batch_; ++k) {
-        const auto i = static_cast<std::int64_t>(stream.below(rows));
-        std::copy_n(x + i * features, features, xb_.data() + k * features);
-        yb_[k] = y[i];
+      sum += linear ? linear_block(count, inv_sigma) : logistic_block(count);
+      std::int64_t k = 0;
+      for (; k + 1 < count; k += 2) {  // two accumulators: independent chains
+        g0.noalias() += w_[k] * Eigen::Map<const Eigen::VectorXd>(row_in_block(k), features);
+        g1.noalias() += w_[k + 1] * Eigen::Map<const Eigen::VectorXd>(row_in_block(k + 1), features);
       }
+      if (k < count) g0.noalias() += w_[k] * Eigen::Map<const Eigen::VectorXd>(row_in_block(k), features);
     }
-    const RowMap xb(xs, batch_, features);
-    const Eigen::Map<const Eigen::VectorXd> yb(ys, batch_);
     const double scale = static_cast<double>(rows) / static_cast<double>(batch_);
-    r_.noalias() = xb * beta;  // r holds the linear predictor, then d logp / d predictor
-    double loglik = 0, dlog_sigma = 0;
-    if (likelihood_ == Likelihood::linear) {
-      const double sigma = std::exp(log_sigma);
-      for (std::int64_t k = 0; k < batch_; ++k) {
-        const double z = (yb[k] - r_[k]) / sigma;
-        loglik += -0.5 * z * z - log_sigma - log_sqrt_2pi;
-        dlog_sigma += z * z - 1;
-        r_[k] = z / sigma;
-      }
-    } else {
-      for (std::int64_t k = 0; k < batch_; ++k) {
-        const double eta = r_[k];
-        loglik += yb[k] * math::log_sigmoid(eta) + (1 - yb[k]) * math::log_sigmoid(-eta);
-        r_[k] = yb[k] - math::sigmoid(eta);
-      }
-    }
-    gradient.head(features).noalias() = scale * (xb.transpose() * r_) - beta;
+    gradient.head(features).noalias() = scale * (g0 + g1) - beta;
     double prior = -0.5 * beta.squaredNorm() - features * log_sqrt_2pi;
-    if (likelihood_ == Likelihood::linear) {
-      gradient[features] = scale * dlog_sigma - log_sigma;
-      prior += -0.5 * log_sigma * log_sigma - log_sqrt_2pi;
-    }
-    return scale * loglik + prior;
+    if (!linear) return scale * sum + prior;
+    const double n = static_cast<double>(batch_);
+    gradient[features] = scale * (sum * inv_sigma * inv_sigma - n) - log_sigma;
+    prior += -0.5 * log_sigma * log_sigma - log_sqrt_2pi;
+    return scale * (-0.5 * sum * inv_sigma * inv_sigma - n * (log_sigma + log_sqrt_2pi)) + prior;
   }
 
  private:
+  using Packet = Eigen::internal::packet_traits<double>::type;
+  static constexpr std::int64_t width = Eigen::internal::packet_traits<double>::size;
+  static constexpr std::int64_t block = 128, ahead = 64, gather_ahead = 32;
+
+  std::int64_t row_number(std::int64_t k) const {
+    if (scheme_ == Scheme::indices) return indices_[static_cast<std::size_t>(k)];
+    const std::int64_t i = start_ + k;
+    return i < rows ? i : i - rows;
+  }
+  const double* row(std::int64_t k) const { return x_ + row_number(k) * features; }
+  void prefetch(std::int64_t k) const {
+    const double* r = row(k);
+    for (std::int64_t j = 0; j < features; j += 8) __builtin_prefetch(r + j);
+  }
+  /// Copies rows `first .. first + count` of the batch (and their y) into the block buffers.
+  const double* gather(std::int64_t first, std::int64_t count) {
+    for (std::int64_t k = 0; k < count; ++k) {
+      if (first + k + gather_ahead < batch_) {
+        prefetch(first + k + gather_ahead);
+        __builtin_prefetch(y_ + row_number(first + k + gather_ahead));
+      }
+      std::copy_n(row(first + k), features, rows_ + k * features);
+      y_block_[k] = y_[row_number(first + k)];
+    }
+    return rows_;
+  }
+
+  /// r = y - eta, w = r / sigma^2; returns the sum of r^2 (the block's part).
+  double linear_block(std::int64_t count, double inv_sigma) {
+    namespace ei = Eigen::internal;
+    const double inv_var = inv_sigma * inv_sigma;
+    Packet acc = ei::pset1<Packet>(0.0);
+    std::int64_t k = 0;
+    for (; k + width <= count; k += width) {
+      const Packet r = ei::psub(ei::pload<Packet>(y_block_ + k), ei::pload<Packet>(eta_ + k));
+      acc = ei::pmadd(r, r, acc);
+      ei::pstore(w_ + k, ei::pmul(r, ei::pset1<Packet>(inv_var)));
+    }
+    double sum = ei::predux(acc);
+    for (; k < count; ++k) {
+      const double r = y_block_[k] - eta_[k];
+      sum += r * r;
+      w_[k] = r * inv_var;
+    }
+    return sum;
+  }
+
+  /// y eta - softplus(eta) and w = y - sigmoid(eta), both from e = exp(-|eta|) and u = 1 + e:
+  /// softplus(eta) = max(eta, 0) + log1p(e), with log1p(e) = log(u) - ((u - 1) - e) / u (the
+  /// rounding of u corrected to first order), sigmoid(eta) = 1/u for eta >= 0, e/u otherwise.
+  double logistic_block(std::int64_t count) {
+    namespace ei = Eigen::internal;
+    const Packet zero = ei::pset1<Packet>(0.0), one = ei::pset1<Packet>(1.0);
+    Packet acc = zero;
+    std::int64_t k = 0;
+    for (; k + width <= count; k += width) {
+      const Packet eta = ei::pload<Packet>(eta_ + k), y = ei::pload<Packet>(y_block_ + k);
+      const Packet e = ei::pexp(ei::pnegate(ei::pabs(eta)));
+      const Packet u = ei::padd(one, e);
+      const Packet log1p_e = ei::psub(ei::plog(u), ei::pdiv(ei::psub(ei::psub(u, one), e), u));
+      const Packet inv_u = ei::pdiv(one, u);
+      acc = ei::padd(acc, ei::psub(ei::psub(ei::pmul(y, eta), ei::pmax(eta, zero)), log1p_e));
+      ei::pstore(w_ + k, ei::psub(y, ei::pselect(ei::pcmp_le(zero, eta), inv_u, ei::pmul(e, inv_u))));
+    }
+    double sum = ei::predux(acc);
+    for (; k < count; ++k) {
+      const double eta = eta_[k], e = std::exp(-std::abs(eta));
+      sum += y_block_[k] * eta - std::max(eta, 0.0) - std::log1p(e);
+      w_[k] = y_block_[k] - (eta >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e));
+    }
+    return sum;
+  }
+
   Likelihood likelihood_;
   Scheme scheme_;
   std::int64_t batch_;
-  RowMatrix<double> xb_;
-  Eigen::VectorXd yb_, r_;
   std::vector<std::int64_t> indices_;
+  std::int64_t start_ = 0;
+  const double* x_ = nullptr;
+  const double* y_ = nullptr;
+  alignas(64) double eta_[block], y_block_[block], w_[block], rows_[block * features];
 };
 
 void bench_hand(benchmark::State& state, Likelihood likelihood, Scheme scheme) {
