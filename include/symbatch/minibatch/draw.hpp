@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "symbatch/graph/walk.hpp"
@@ -196,7 +197,7 @@ class CircularWindow final : public Op {
     result.reset();  // drop last call's reference so the scratch buffer can be reused
     if (start + batch_size_ <= rows) {
       result = array.slice_rows(start, start + batch_size_);
-      prefetch_window(result.raw_data(), result.bytes());
+      prefetch_window(std::as_const(result).raw_data(), result.bytes());  // const: a mapped file is read-only
       return;
     }
     if (scratch.arrays.empty()) scratch.arrays.resize(1);
