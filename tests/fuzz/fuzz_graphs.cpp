@@ -2,7 +2,8 @@
 //
 // For each seed, a small random graph (elementwise chains with broadcasting over inputs of rank
 // 0-3 with static and unknown dimensions, reductions, sum_to, where, matmul, slice/take,
-// reshape/transpose; some inputs are f32 data, read as f64 by the arithmetic ops and kept f32 by
+// reshape/transpose; matmul by a vector then elementwise loops, which differentiation turns into
+// the row-block rewrite's shape; some inputs are f32 data, read as f64 by the arithmetic ops and kept f32 by
 // slice, take, transpose and reshape) is compiled four ways: fusion and rewrites on, each alone, and neither
 // (the reference). Every function is called on several shapes in turn (shapes change between
 // calls, some calls must throw), and the fuzzer checks:
@@ -303,10 +304,15 @@ class Graph {
       const Pooled like = new_input(sub_shape(a.symbols), kind < 3 ? DType::i64 : kind < 5 ? DType::f32 : DType::f64);
       return {sum_to(a.variable * 2.0, like.variable), like.symbols};
     }
-    if (choice < 93 && rank >= 1 && rank <= 2 && inputs.size() < 6) {  // matmul by a new matrix
-      const int columns = random_.chance(0.5) && !base_.empty() ? base_.back() : new_symbol();
+    if (choice < 93 && rank >= 1 && rank <= 2 && inputs.size() < 6) {  // matmul by a new matrix or vector
       // f32 on either side (not both): the op widens the f32 operand block by block.
-      const Pooled w = new_input({a.symbols.back(), columns}, a.variable.dtype() != DType::f32 && random_.chance(0.3) ? DType::f32 : DType::f64);
+      const DType w_dtype = a.variable.dtype() != DType::f32 && random_.chance(0.3) ? DType::f32 : DType::f64;
+      if (rank == 2 && random_.chance(0.4)) {  // X w: a linear predictor per row (the row-block rewrite's shape)
+        const Pooled w = new_input({a.symbols.back()}, w_dtype);
+        return {matmul(a.variable, w.variable), {a.symbols[0]}};
+      }
+      const int columns = random_.chance(0.5) && !base_.empty() ? base_.back() : new_symbol();
+      const Pooled w = new_input({a.symbols.back(), columns}, w_dtype);
       std::vector<int> shape = a.symbols;
       shape.back() = columns;
       return {matmul(a.variable, w.variable), shape};
@@ -403,6 +409,7 @@ struct Config {
 /// What the fuzzer tried, for its summary line.
 struct Tally {
   std::size_t graphs = 0, calls = 0, throwing_calls = 0, fused_graphs = 0, sibling_graphs = 0, f32_graphs = 0, f32_matmul_graphs = 0;
+  std::size_t row_block_graphs = 0;
 };
 
 void check_graph(const Graph& graph, std::uint64_t seed, bool verbose, Tally& tally) {
@@ -438,9 +445,10 @@ void check_graph(const Graph& graph, std::uint64_t seed, bool verbose, Tally& ta
     forward.push_back(compile(inputs, graph.outputs, config.options));
     backward.push_back(compile(all_inputs, with_grads, config.options));
   }
-  bool fused = false, siblings = false;
+  bool fused = false, siblings = false, row_block = false;
   for (const Function* function : {&forward[0], &backward[0]})
     for (const ApplyNode* node : function->schedule()) {
+      row_block = row_block || node->op().name() == "row_block";
       fused = fused || node->op().name() == "fused";
       siblings = siblings || (node->op().name() == "fused" && node->num_outputs() > 1);
     }
@@ -453,6 +461,7 @@ void check_graph(const Graph& graph, std::uint64_t seed, bool verbose, Tally& ta
   tally.f32_matmul_graphs += single_matmul;
   tally.fused_graphs += fused;
   tally.sibling_graphs += siblings;
+  tally.row_block_graphs += row_block;
 
   Random random(seed ^ 0xABCDEF12345ull);
   std::vector<std::vector<Array>> scenarios;
@@ -614,7 +623,7 @@ int main(int argc, char** argv) {
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "fuzz_graphs: seeds " << begin << ".." << begin + tally.graphs << ", " << tally.graphs << " graphs (" << tally.fused_graphs
-            << " with fused loops, " << tally.sibling_graphs << " with sibling loops, " << tally.f32_graphs << " with f32 inputs, "
+            << " with fused loops, " << tally.sibling_graphs << " with sibling loops, " << tally.row_block_graphs << " with row blocks, " << tally.f32_graphs << " with f32 inputs, "
             << tally.f32_matmul_graphs << " with an f32 matmul operand), " << tally.calls << " calls (" << tally.throwing_calls
             << " inputs that throw), " << elapsed << " s, no failure\n";
   return 0;

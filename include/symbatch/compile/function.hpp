@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "symbatch/compile/fusion.hpp"
+#include "symbatch/compile/row_block.hpp"
 #include "symbatch/compile/rewrite.hpp"
 #include "symbatch/graph/walk.hpp"
 #include "symbatch/random/philox.hpp"
@@ -39,7 +40,8 @@ struct CompileOptions {
   /// Graph rewrites applied before scheduling (merging, constant folding, identities); they
   /// change the work, never the values.
   Rewrites rewrites = {};
-  /// Fuse chains of elementwise ops into single loops (see `FusedElemwise`).
+  /// Fuse chains of elementwise ops into single loops (see `FusedElemwise`), and a GLM-shaped
+  /// `X W` - loop - `X^T r` into one pass over the rows of X (see `RowBlockFused`).
   bool fuse = true;
   /// When true, the function holds private copies of the RNG states it reads instead of
   /// reading and advancing the shared RNG variables: the i-th state in seeding order starts at

@@ -51,6 +51,8 @@ class FusedElemwise final : public Op {
   };
   static constexpr std::int64_t block = 256;
   static constexpr std::size_t max_outputs = 8;
+  /// At most this many registers (inputs and instructions) in one program.
+  static constexpr std::size_t max_registers = 512;
 
   /// One output: the last instruction (or its sum).
   FusedElemwise(std::vector<Instruction> program, std::size_t num_inputs, Type type, bool reduce_sum = false)
@@ -64,6 +66,8 @@ class FusedElemwise final : public Op {
   FusedElemwise(std::vector<Instruction> program, std::size_t num_inputs, Type type, std::vector<Output> outputs)
       : program_(std::move(program)), num_inputs_(num_inputs), type_(std::move(type)), outputs_(std::move(outputs)) {
     if (outputs_.size() > max_outputs) throw_invalid(name(), outputs_.size(), " outputs, at most ", max_outputs);
+    if (num_inputs_ + program_.size() > max_registers)
+      throw_invalid(name(), num_inputs_ + program_.size(), " registers (inputs and instructions), at most ", max_registers);
     finish();
   }
 
@@ -88,10 +92,122 @@ class FusedElemwise final : public Op {
   }
 
   void perform(InputValues in, OutputValues out, Scratch& scratch) const override {
-    if (scratch.arrays.size() != program_.size()) scratch.arrays.resize(program_.size());
-    if (runs_blockwise(in, scratch)) run_blocks(in, out, shape_of(scratch, outputs_[0].reg), scratch);
-    else run_ops(in, out, scratch);
+    if (!blockwise(in, scratch)) {
+      run_op_by_op(in, out, scratch);
+      return;
+    }
+    const Shape shape = loop_shape(scratch);
+    const std::int64_t total = shape.size();
+    std::array<Operand, max_registers> operands;
+    BlockRun run{operands, {}, {}};
+    begin_blocks(in, out, shape, scratch, run);
+    for (std::int64_t start = 0; start < total; start += block) run_block(run, start, std::min(block, total - start), scratch);
+    end_blocks(run);
   }
+
+  /// @name The loop one block at a time
+  /// For an op that interleaves its own work with this loop's blocks (`RowBlockFused`,
+  /// row_block.hpp), which calls `blockwise`, then `begin_blocks`, `run_block` over
+  /// consecutive ranges of at most `block` elements, and `end_blocks`; `perform` does the same.
+  /// @{
+  /// Where a register's current block starts: `base + advance * start`, read with `stride`.
+  struct Operand {
+    const double* base;
+    std::int64_t advance;  ///< 1, or 0 (a temporary, or one element broadcast over the loop)
+    std::int64_t stride;   ///< the kernel's stride: 1, or 0 for a broadcast input
+  };
+  /// A blockwise run in progress; `operands` has room for `registers()` operands.
+  struct BlockRun {
+    std::span<Operand> operands;
+    std::array<double*, max_outputs> outputs;
+    std::array<double, max_outputs> sums;
+  };
+  /// True when the loop computes what the ops would on these inputs (see the class comment);
+  /// sizes `scratch` for the run.
+  bool blockwise(InputValues in, Scratch& scratch) const {
+    if (scratch.arrays.size() != program_.size()) scratch.arrays.resize(program_.size());
+    return runs_blockwise(in, scratch);
+  }
+  /// The loop's shape, after `blockwise` said yes.
+  Shape loop_shape(const Scratch& scratch) const { return shape_of(scratch, outputs_[0].reg); }
+  /// True when some instruction reads input `input` as a value (not only for its shape).
+  bool reads_value(std::size_t input) const {
+    return std::find(value_inputs_.begin(), value_inputs_.end(), static_cast<int>(input)) != value_inputs_.end();
+  }
+  /// The program's registers: its inputs, then one per instruction.
+  std::size_t registers() const { return num_inputs_ + program_.size(); }
+  /// The register of output `j`.
+  int output_register(std::size_t j) const { return outputs_[j].reg; }
+  /// Makes the outputs and temporaries and sets every register's operand.
+  void begin_blocks(InputValues in, OutputValues out, const Shape& shape, Scratch& scratch, BlockRun& run) const {
+    const std::int64_t total = shape.size();
+    static const Shape block_shape{block};
+    // A temporary is written only when this op is the sole owner of its buffer: `ensure`
+    // allocates afresh otherwise (a temporary may still view a caller's array, see `run_ops`).
+    for (Array& temporary : scratch.arrays)
+      if (!temporary.unique() || temporary.dtype() != DType::f64 || temporary.size() != block) temporary.ensure(DType::f64, block_shape);
+    for (std::size_t j = 0; j < outputs_.size(); ++j) {
+      out[j]->ensure(DType::f64, outputs_[j].reduce_sum ? Shape{} : shape);
+      run.outputs[j] = out[j]->data<double>();
+      run.sums[j] = 0;
+    }
+    for (const int reg : value_inputs_) {
+      const Array& input = *in[static_cast<std::size_t>(reg)];
+      const std::int64_t full = input.size() == total && total != 1 ? 1 : 0;
+      run.operands[static_cast<std::size_t>(reg)] = {input.data<double>(), full, full};
+    }
+    for (std::size_t i = 0; i < program_.size(); ++i)
+      run.operands[num_inputs_ + i] = direct_[i] >= 0 ? Operand{run.outputs[static_cast<std::size_t>(direct_[i])], 1, 1}
+                                                      : Operand{scratch.arrays[i].data<double>(), 0, 1};
+  }
+  /// The program over the loop's elements `start .. start + count` (`count <= block`).
+  void run_block(BlockRun& run, std::int64_t start, std::int64_t count, const Scratch& scratch) const {
+    const double* args[2];
+    std::int64_t strides[2];
+    for (std::size_t i = 0; i < program_.size(); ++i) {
+      const Instruction& instruction = program_[i];
+      // `pass` and `fill` read only their first argument; the second, of any dtype, gives
+      // the shape (checked in `runs_blockwise`).
+      const std::size_t read = instruction.kind == Kind::kernel ? instruction.args.size() : 1;
+      for (std::size_t a = 0; a < read; ++a) {
+        const Operand& operand = run.operands[static_cast<std::size_t>(instruction.args[a])];
+        args[a] = operand.base + operand.advance * start;
+        strides[a] = operand.stride;
+      }
+      const Operand& written = run.operands[num_inputs_ + i];
+      double* target = const_cast<double*>(written.base) + written.advance * start;
+      switch (instruction.kind) {
+        case Kind::kernel: instruction.kernel->kernel_f64(args, strides, target, count); break;
+        case Kind::pass:
+          if (strides[0]) std::copy_n(args[0], count, target);
+          else std::fill_n(target, count, args[0][0]);
+          break;
+        case Kind::fill: std::fill_n(target, count, args[0][0]); break;
+        case Kind::fill_mean: {
+          // The mean over `like`'s elements, which are the loop's or a single one.
+          const double elements = static_cast<double>(shape_of(scratch, instruction.args[1]).size());
+          std::fill_n(target, count, args[0][0] / elements);
+          break;
+        }
+      }
+    }
+    for (std::size_t j = 0; j < outputs_.size(); ++j)
+      if (outputs_[j].reduce_sum) {
+        const Operand& summed = run.operands[static_cast<std::size_t>(outputs_[j].reg)];
+        run.sums[j] += Eigen::Map<const Eigen::ArrayXd>(summed.base + summed.advance * start, count).sum();
+      }
+  }
+  /// Writes the sums.
+  void end_blocks(BlockRun& run) const {
+    for (std::size_t j = 0; j < outputs_.size(); ++j)
+      if (outputs_[j].reduce_sum) run.outputs[j][0] = run.sums[j];
+  }
+  /// Runs the ops one by one over whole arrays (the values and errors of the unfused graph).
+  void run_ops(InputValues in, OutputValues out, Scratch& scratch) const {
+    if (scratch.arrays.size() != program_.size()) scratch.arrays.resize(program_.size());
+    run_op_by_op(in, out, scratch);
+  }
+  /// @}
 
   std::vector<InputGrad> grad(const ApplyNode& node, std::span<const Variable>) const override {
     return std::vector<InputGrad>(node.inputs().size(), InputGrad::undefined("fused ops are built by compile, after differentiation"));
@@ -101,8 +217,17 @@ class FusedElemwise final : public Op {
  private:
   static constexpr std::size_t shape_stride = max_rank + 1;  // a register's shape in Scratch::indices: rank, dims
 
-  /// Records, per instruction, the output it writes directly (-1: a temporary).
+  /// Records, per instruction, the output it writes directly (-1: a temporary), and which
+  /// inputs some instruction reads as values (the others give only a shape).
   void finish() {
+    value_inputs_.clear();
+    for (const Instruction& instruction : program_) {
+      const std::size_t read = instruction.kind == Kind::kernel ? instruction.args.size() : 1;
+      for (std::size_t a = 0; a < read; ++a)
+        if (instruction.args[a] < static_cast<int>(num_inputs_) &&
+            std::find(value_inputs_.begin(), value_inputs_.end(), instruction.args[a]) == value_inputs_.end())
+          value_inputs_.push_back(instruction.args[a]);
+    }
     direct_.assign(program_.size(), -1);
     for (std::size_t j = 0; j < outputs_.size(); ++j) {
       const int instruction = outputs_[j].reg - static_cast<int>(num_inputs_);
@@ -197,69 +322,7 @@ class FusedElemwise final : public Op {
     return true;
   }
 
-  void run_blocks(InputValues in, OutputValues out, const Shape& shape, Scratch& scratch) const {
-    const std::int64_t total = shape.size();
-    static const Shape block_shape{block};
-    // A temporary is written only when this op is the sole owner of its buffer: `ensure`
-    // allocates afresh otherwise (a temporary may still view a caller's array, see `run_ops`).
-    for (Array& temporary : scratch.arrays)
-      if (!temporary.unique() || temporary.dtype() != DType::f64 || temporary.size() != block) temporary.ensure(DType::f64, block_shape);
-    std::array<double*, max_outputs> outputs{};
-    std::array<double, max_outputs> sums{};
-    for (std::size_t j = 0; j < outputs_.size(); ++j) {
-      out[j]->ensure(DType::f64, outputs_[j].reduce_sum ? Shape{} : shape);
-      outputs[j] = out[j]->data<double>();
-    }
-    // Where instruction i's current block lives: its output's slice, or its temporary.
-    const auto block_of = [&](std::size_t i, std::int64_t start) {
-      return direct_[i] >= 0 ? outputs[static_cast<std::size_t>(direct_[i])] + start : scratch.arrays[i].data<double>();
-    };
-    const double* args[2];
-    std::int64_t strides[2];
-    for (std::int64_t start = 0; start < total; start += block) {
-      const std::int64_t count = std::min(block, total - start);
-      for (std::size_t i = 0; i < program_.size(); ++i) {
-        const Instruction& instruction = program_[i];
-        // `pass` and `fill` read only their first argument; the second, of any dtype, gives
-        // the shape (checked in `runs_blockwise`).
-        const std::size_t read = instruction.kind == Kind::kernel ? instruction.args.size() : 1;
-        for (std::size_t a = 0; a < read; ++a) {
-          const int reg = instruction.args[a];
-          if (reg < static_cast<int>(num_inputs_)) {
-            const Array& input = *in[static_cast<std::size_t>(reg)];
-            const bool full = input.size() == total && total != 1;
-            args[a] = input.data<double>() + (full ? start : 0);
-            strides[a] = full ? 1 : 0;
-          } else {
-            args[a] = block_of(static_cast<std::size_t>(reg) - num_inputs_, start);
-            strides[a] = 1;
-          }
-        }
-        double* target = block_of(i, start);
-        switch (instruction.kind) {
-          case Kind::kernel: instruction.kernel->kernel_f64(args, strides, target, count); break;
-          case Kind::pass:
-            if (strides[0]) std::copy_n(args[0], count, target);
-            else std::fill_n(target, count, args[0][0]);
-            break;
-          case Kind::fill: std::fill_n(target, count, args[0][0]); break;
-          case Kind::fill_mean: {
-            // The mean over `like`'s elements, which are the loop's or a single one.
-            const double elements = static_cast<double>(shape_of(scratch, instruction.args[1]).size());
-            std::fill_n(target, count, args[0][0] / elements);
-            break;
-          }
-        }
-      }
-      for (std::size_t j = 0; j < outputs_.size(); ++j)
-        if (outputs_[j].reduce_sum)
-          sums[j] += Eigen::Map<const Eigen::ArrayXd>(block_of(static_cast<std::size_t>(outputs_[j].reg) - num_inputs_, start), count).sum();
-    }
-    for (std::size_t j = 0; j < outputs_.size(); ++j)
-      if (outputs_[j].reduce_sum) outputs[j][0] = sums[j];
-  }
-
-  void run_ops(InputValues in, OutputValues out, Scratch& scratch) const {
+  void run_op_by_op(InputValues in, OutputValues out, Scratch& scratch) const {
     Scratch unused;
     const auto value_of = [&](int reg) -> const Array& {
       if (reg < static_cast<int>(num_inputs_)) return *in[static_cast<std::size_t>(reg)];
@@ -306,6 +369,7 @@ class FusedElemwise final : public Op {
   Type type_;  ///< the loop's element type (of every non-reduced output)
   std::vector<Output> outputs_;
   std::vector<int> direct_;
+  std::vector<int> value_inputs_;  ///< inputs read as values, each once
 };
 
 }  // namespace symbatch

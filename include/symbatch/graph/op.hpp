@@ -39,6 +39,7 @@ struct InputGrad {
 struct Scratch {
   std::vector<Array> arrays;
   std::vector<std::int64_t> indices;
+  std::vector<Scratch> parts;  ///< the working memory of ops an op runs inside itself, one each
 };
 
 /// @brief Input values handed to `Op::perform`.

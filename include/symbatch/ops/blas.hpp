@@ -70,6 +70,8 @@ class MatMul final : public Op {
  public:
   MatMul(bool transpose_a = false, bool transpose_b = false) : transpose_a_(transpose_a), transpose_b_(transpose_b) {}
   std::string name() const override { return "matmul"; }
+  bool transpose_a() const { return transpose_a_; }
+  bool transpose_b() const { return transpose_b_; }
   /// The transposes, declared only when set (plain `matmul` prints without parameters).
   OpParameters parameters() const override {
     OpParameters declared;
