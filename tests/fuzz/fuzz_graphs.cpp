@@ -90,6 +90,11 @@ class Graph {
     const int inputs = 1 + random_.below(4);
     for (int i = 0; i < inputs; ++i) pool_.push_back(new_input(sub_shape(base_), random_.chance(0.25) ? DType::f32 : DType::f64));
     if (random_.chance(0.3)) pool_.push_back(new_constant(sub_shape(base_)));  // constant subgraphs, for folding
+    if (!base_.empty() && random_.chance(0.3)) {  // a linear predictor per row, then chains on it: the row-block shape
+      const Pooled x = new_input({base_[0], new_symbol()});
+      const Pooled w = new_input({x.symbols[1]});
+      pool_.push_back({matmul(x.variable, w.variable), {base_[0]}});
+    }
     const int steps = 3 + random_.below(22);
     for (int step = 0; step < steps; ++step) pool_.push_back(grow());
     const int count = 1 + random_.below(3);
