@@ -226,6 +226,40 @@ inline bool collect_loops(ApplyNode* apply, const Variable& eta, std::vector<Cha
   return true;
 }
 
+/// Adds to `chain` the loops that read eta or the chain's arrays and nothing else computed from
+/// eta (the forward terms beside the gradient's, a scale's gradient sum), so they too run while
+/// each block is in L1 instead of reading the whole arrays again afterwards.
+inline void add_followers(std::span<const Variable> outputs, const Variable& eta, std::vector<ChainMember>& chain) {
+  std::size_t registers = 0;
+  for (const ChainMember& member : chain) registers += member.loop->registers();
+  const auto in_chain = [&](const ApplyNode* apply) {
+    return std::any_of(chain.begin(), chain.end(), [&](const ChainMember& member) { return member.apply == apply; });
+  };
+  for (ApplyNode* apply : toposort(outputs)) {
+    if (chain.size() >= RowBlockFused::max_loops) return;
+    if (in_chain(apply) || !std::any_of(apply->inputs().begin(), apply->inputs().end(), [&](const Variable& input) { return depends_on(input, eta); }))
+      continue;
+    const std::shared_ptr<const FusedElemwise> loop = loop_of(*apply);
+    if (!loop || registers + loop->registers() > FusedElemwise::max_registers) continue;
+    bool reads_chain_only = true;
+    for (std::size_t i = 0; i < apply->inputs().size() && reads_chain_only; ++i) {
+      const Variable& input = apply->input(i);
+      if (input == eta || !depends_on(input, eta) || stands_in_for_eta(*loop, i, input, eta)) continue;
+      const auto producer = std::find_if(chain.begin(), chain.end(), [&](const ChainMember& member) { return member.apply == input.owner(); });
+      if (producer == chain.end()) {
+        reads_chain_only = false;
+        break;
+      }
+      std::size_t k = 0;
+      while (!(producer->apply->output(k) == input)) ++k;
+      reads_chain_only = !producer->loop->outputs()[k].reduce_sum;
+    }
+    if (!reads_chain_only) continue;
+    chain.push_back({apply, loop});
+    registers += loop->registers();
+  }
+}
+
 /// The first GLM-shaped group of the graph of `outputs` (see `fuse_row_blocks`), as the
 /// replacements that put a `RowBlockFused` apply in its place; empty when there is none.
 inline std::vector<std::pair<Variable, Variable>> find_row_block(std::span<const Variable> outputs) {
@@ -243,6 +277,7 @@ inline std::vector<std::pair<Variable, Variable>> find_row_block(std::span<const
       if (w.dtype() != DType::f64 || w.rank() != r.rank() || !(eta.type() == r.type())) continue;
       std::vector<ChainMember> chain;
       if (!collect_loops(r.owner(), eta, chain)) continue;
+      add_followers(outputs, eta, chain);
       // The op's inputs: X, W, then each loop's inputs that do not depend on eta, once each.
       std::vector<Variable> inputs{x, w};
       std::vector<RowBlockFused::Loop> loops;
