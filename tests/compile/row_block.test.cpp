@@ -63,7 +63,7 @@ struct Linear {
 
 TEST_CASE("row_block: a linear regression's X w, loops and X^T r run as one pass, with the unfused values and the closed form", "[compile][row_block]") {
   const Linear model;
-  Function fused = compile({model.x, model.y, model.w, model.s}, model.outputs());
+  Function fused = compile({model.x, model.y, model.w, model.s}, model.outputs(), {.row_blocks = true});
   Function plain = compile({model.x, model.y, model.w, model.s}, model.outputs(), {.fuse = false});
   CHECK(count_row_blocks(fused) == 1);
   CHECK(count_row_blocks(plain) == 0);
@@ -99,7 +99,7 @@ TEST_CASE("row_block: a thin matrix W (several linear predictors per row) gives 
   const Variable loglik = sum(y * eta - exp(eta));  // a Poisson-like term per row and column
   std::vector<Variable> outputs{loglik};
   for (const Variable& g : grad(loglik, {w})) outputs.push_back(g);
-  Function fused = compile({x, y, w}, outputs);
+  Function fused = compile({x, y, w}, outputs, {.row_blocks = true});
   Function plain = compile({x, y, w}, outputs, {.fuse = false});
   CHECK(count_row_blocks(fused) == 1);
   for (std::int64_t width : {1, 3, 7}) {  // 7: blocks of 36 rows
@@ -110,7 +110,7 @@ TEST_CASE("row_block: a thin matrix W (several linear predictors per row) gives 
 
 TEST_CASE("row_block: shapes that do not fit run the ops one by one, with the unfused graph's errors", "[compile][row_block]") {
   const Linear model;
-  Function fused = compile({model.x, model.y, model.w, model.s}, model.outputs());
+  Function fused = compile({model.x, model.y, model.w, model.s}, model.outputs(), {.row_blocks = true});
   Function plain = compile({model.x, model.y, model.w, model.s}, model.outputs(), {.fuse = false});
   REQUIRE(count_row_blocks(fused) == 1);
   // y of one element broadcasts over the rows: the loop still runs over eta's elements.
@@ -137,7 +137,7 @@ TEST_CASE("row_block: shapes that do not fit run the ops one by one, with the un
 
 TEST_CASE("row_block: the caller's arrays are never written", "[compile][row_block]") {
   const Linear model;
-  Function fused = compile({model.x, model.y, model.w, model.s}, model.outputs());
+  Function fused = compile({model.x, model.y, model.w, model.s}, model.outputs(), {.row_blocks = true});
   const std::vector<Array> values{wave(Shape{700, 16}, 0.7), wave(Shape{700}, 0.2), wave(Shape{16}, 1.1), Array::scalar(0.9)};
   std::vector<Array> copies;
   for (const Array& value : values) copies.push_back(value.copy());
@@ -153,7 +153,7 @@ TEST_CASE("row_block: a loop reading a value computed outside from eta is left u
   const Variable loglik = sum(square(eta) * sum(eta));
   std::vector<Variable> outputs{loglik};
   for (const Variable& g : grad(loglik, {w})) outputs.push_back(g);
-  Function fused = compile({x, w}, outputs);
+  Function fused = compile({x, w}, outputs, {.row_blocks = true});
   Function plain = compile({x, w}, outputs, {.fuse = false});
   CHECK(count_row_blocks(fused) == 0);
   const std::vector<Array> values{wave(Shape{50, 3}, 0.7), wave(Shape{3}, 1.1)};

@@ -440,7 +440,7 @@ void check_graph(const Graph& graph, std::uint64_t seed, bool verbose, Tally& ta
   for (const Variable& bound : fuzz::magnitudes(with_grads)) bounded.push_back(bound);
 
   const CompileOptions plain_options{.rewrites = {.merge = false, .fold_constants = false, .identities = false}, .fuse = false};
-  const Config configs[] = {{"fuse+rewrites", {}},
+  const Config configs[] = {{"fuse+rewrites", {.row_blocks = true}},
                             {"fuse", {.rewrites = plain_options.rewrites}},
                             {"rewrites", {.fuse = false}}};
   Function reference = compile(inputs, graph.outputs, plain_options);

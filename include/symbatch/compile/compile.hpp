@@ -88,7 +88,8 @@ inline Function compile(std::vector<Variable> inputs, std::vector<Variable> outp
 
   // Rewrite the graphs, then read the outputs and update values back from the new roots.
   roots = rewrite(roots, options.rewrites);
-  if (options.fuse) roots = fuse_row_blocks(fuse_elemwise(roots));
+  if (options.fuse) roots = fuse_elemwise(roots);
+  if (options.fuse && options.row_blocks) roots = fuse_row_blocks(roots);
   {
     std::size_t next = 0;
     for (Variable& output : outputs) output = roots[next++];

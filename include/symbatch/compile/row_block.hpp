@@ -119,7 +119,9 @@ class RowBlockFused final : public Op {
       if (width == 1 && columns <= detail::short_row_limit) detail::short_row_gemv(block, count, columns, ws, block_eta);
       else Matrix(block_eta, count, width).noalias() = ConstMatrix(block, count, columns) * ConstMatrix(ws, columns, width);
       for (std::size_t l = 0; l < loops_.size(); ++l) loops_[l].op->run_block(runs[l], first * width, count * width, scratch.parts[l]);
-      gradient.noalias() += ConstMatrix(block, count, columns).transpose() * ConstMatrix(r.base + r.advance * first * width, count, width);
+      const double* block_r = r.base + r.advance * first * width;
+      if (width == 1) gradient.col(0).noalias() += ConstMatrix(block, count, columns).transpose() * Eigen::Map<const Eigen::VectorXd>(block_r, count);
+      else gradient.noalias() += ConstMatrix(block, count, columns).transpose() * ConstMatrix(block_r, count, width);
     }
     for (std::size_t l = 0; l < loops_.size(); ++l) loops_[l].op->end_blocks(runs[l]);
   }

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "symbatch/graph/walk.hpp"
@@ -167,18 +166,8 @@ class MinibatchDraw final : public random::RandomOp {
   std::uint64_t stream_;
 };
 
-/// Asks for the first `window_prefetch_bytes` of a batch's rows (all of them in a small batch)
-/// to be fetched from memory, so the fetch of a cold window overlaps the ops scheduled before
-/// its first reader instead of starting line by line in it.
-inline constexpr std::size_t window_prefetch_bytes = 8192;
-inline void prefetch_window(const std::byte* begin, std::size_t bytes) {
-  const std::size_t end = std::min(bytes, window_prefetch_bytes);
-  for (std::size_t offset = 0; offset < end; offset += 64) __builtin_prefetch(begin + offset);
-}
-
 /// Rows `start..start+B-1` (mod N) of an array: a zero-copy view when the window does not wrap,
-/// the two pieces joined into a buffer of the op's own when it does. The first rows of a view
-/// are prefetched (`prefetch_window`).
+/// the two pieces joined into a buffer of the op's own when it does.
 class CircularWindow final : public Op {
  public:
   explicit CircularWindow(std::int64_t batch_size) : batch_size_(batch_size) {}
@@ -197,7 +186,6 @@ class CircularWindow final : public Op {
     result.reset();  // drop last call's reference so the scratch buffer can be reused
     if (start + batch_size_ <= rows) {
       result = array.slice_rows(start, start + batch_size_);
-      prefetch_window(std::as_const(result).raw_data(), result.bytes());  // const: a mapped file is read-only
       return;
     }
     if (scratch.arrays.empty()) scratch.arrays.resize(1);
