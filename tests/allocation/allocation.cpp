@@ -79,9 +79,7 @@ TEST_CASE("function: a minibatch ADVI step (draws, scaled logp, gradient, Adam) 
     const Variable sigma = model.free("sigma", HalfNormal(1.0));
     model.observed("y", Normal(matmul(batch[0], beta), sigma), batch[1], TotalSize(rows));
     const MeanFieldObjective objective = mean_field_objective(model, 2);
-    std::vector<Variable> parameters = objective.mu;
-    parameters.insert(parameters.end(), objective.rho.begin(), objective.rho.end());
-    Function step = compile({}, {objective.loss}, {.updates = updates(Adam{}, objective.loss, parameters), .seed = 1});
+    Function step = compile({}, {objective.loss}, {.updates = updates(Adam{}, objective.loss, objective.parameters), .seed = 1});
     for (int warmup = 0; warmup < 5; ++warmup) step();
     const long before = allocations.load();
     double total = 0;

@@ -6,6 +6,7 @@
 #include <Eigen/Dense>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <string>
 
 #include "symbatch/distributions/continuous.hpp"
@@ -150,7 +151,7 @@ TEST_CASE("advi: a NaN or infinite loss stops the fit naming the parameters that
     model.potential("steep", -1e6 * square(square(x)));
     CHECK_THROWS_AS(fit(model, {.max_iterations = 100, .optimizer = Sgd{.learning_rate = 10}, .progress = Progress::none}), std::domain_error);
     CHECK_THROWS_WITH(fit(model, {.max_iterations = 100, .optimizer = Sgd{.learning_rate = 10}, .progress = Progress::none}),
-                      StartsWith("fit: the loss is ") && Contains(" at iteration ") && Contains("parameters that went NaN or infinite: 'x_"));
+                      StartsWith("fit: the loss is ") && Contains(" at iteration ") && Contains("parameters that went NaN or infinite: 'mean_field_") && Contains("' (x)"));
   }
   SECTION("the model is NaN where the parameters are finite") {
     Model model;
@@ -159,6 +160,19 @@ TEST_CASE("advi: a NaN or infinite loss stops the fit naming the parameters that
     CHECK_THROWS_WITH(fit(model, {.max_iterations = 10, .progress = Progress::none}),
                       "fit: the loss is NaN at iteration 0; every parameter is finite, so the model's log-probability is NaN there");
   }
+}
+
+TEST_CASE("advi: a failure names the free variables behind the flat parameters that went non-finite", "[advi][errors]") {
+  Array factor = Array::zeros(DType::f64, Shape{4, 2});
+  factor.data<double>()[7] = std::numeric_limits<double>::infinity();  // row 3: coordinate 3, variable c
+  const Variable mu = shared(Array::from({1.0, 2.0, std::nan(""), 3.0}), "mean_field_mu");
+  const Variable rho = shared(Array::from({0.0, 0.0, 0.0, 0.0}), "mean_field_rho");
+  const Variable rows = shared(factor, "low_rank_factor");
+  const detail::CoordinateBlocks blocks{{"a", 1}, {"b", 2}, {"c", 1}};
+  CHECK(detail::nonfinite_names({mu, rho, rows}, blocks) == "'mean_field_mu' (b), 'low_rank_factor' (c)");
+  CHECK(detail::nonfinite_names({mu, rho, rows}) == "'mean_field_mu', 'low_rank_factor'");
+  const Variable other = shared(Array::from({std::nan(""), 0.0}), "scale");  // not over the 4 coordinates
+  CHECK(detail::nonfinite_names({other}, blocks) == "'scale'");
 }
 
 TEST_CASE("advi: callbacks run every iteration and can stop the fit", "[advi]") {

@@ -105,8 +105,7 @@ TEST_CASE("variational objectives: gradients match finite differences for every 
     const Eigen::MatrixXd draws = noise.leftCols(3).topRows(2);
     Eigen::VectorXd flat(6);
     flat << draws.row(0).transpose(), draws.row(1).transpose();
-    check_objective_gradient(objective, to_array(flat),
-                             {Array::from({0.3, -0.2}), Array::scalar(-0.4), Array::from({-1.0, 0.2}), Array::scalar(-0.7)});
+    check_objective_gradient(objective, to_array(flat), {Array::from({0.3, -0.2, -0.4}), Array::from({-1.0, 0.2, -0.7})});
   }
   SECTION("full-rank") {
     const VariationalObjective objective = variational_objective(model, FullRankFamily{}, 2);
@@ -189,7 +188,24 @@ TEST_CASE("variational objectives: the uniform interface builds each family's ap
   CHECK_THROWS_WITH(objective.approximation_from(std::vector<Array>{values[0]}),
                     "LowRankObjective::approximation_from: got 1 parameter values, expected 3");
   const VariationalObjective mean_field = variational_objective(model, MeanFieldFamily{});
-  CHECK(mean_field.parameters.size() == 4);  // beta_mu, sigma_mu, beta_rho, sigma_rho
+  // Flat like the other families: the P = 3 means, then the 3 pre-softplus scales.
+  REQUIRE(mean_field.parameters.size() == 2);
+  CHECK(get_value(mean_field.parameters[0]).shape() == Shape{3});
+  CHECK(get_value(mean_field.parameters[1]).shape() == Shape{3});
+  const Array rho = Array::from({0.0, -1.0, 40.0});
+  const GaussianApproximation flat = mean_field.approximation_from(std::vector<Array>{values[0], rho});
+  for (int k = 0; k < 3; ++k) {
+    INFO("coordinate " << k);
+    CHECK(flat.unconstrained_mean()[k] == values[0].flat<double>(k));
+    CHECK(flat.unconstrained_sd()[k] == Approx(std::log1p(std::exp(rho.flat<double>(k)))).epsilon(1e-15));
+  }
+  const MeanField& factors = std::get<MeanFieldObjective>(mean_field.objective).approximation_from(std::vector<Array>{values[0], rho});
+  REQUIRE(factors.factors().size() == 2);
+  CHECK(factors.factors()[0].name == "beta");
+  CHECK(factors.factors()[0].mu.to_vector() == std::vector<double>{0.1, 0.2});
+  CHECK(factors.factors()[1].name == "sigma");
+  CHECK(factors.factors()[1].mu.shape() == Shape{});
+  CHECK(factors.factors()[1].sd.item() == 40.0);
   CHECK(mean_field.approximation().moments().at("sigma").method == MomentMethod::closed_form);
 }
 

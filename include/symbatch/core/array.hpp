@@ -247,6 +247,11 @@ class Array {
   /// left unspecified. Throws `std::invalid_argument` when the elements would need 2^63 bytes
   /// or more (or their count overflows `int64`), before allocating anything.
   void ensure(DType dtype, const Shape& shape) {
+    // The steady state of a compiled function: the same type again, in a buffer of its own.
+    if (dtype == dtype_ && shape == shape_ && unique()) {
+      offset_ = 0;
+      return;
+    }
     const std::size_t needed = byte_count(dtype, shape);
     // `unique` is false for borrowed (read-only, mapped) memory: never written, reallocated instead.
     if (!(unique() && buffer_->bytes() >= needed)) {

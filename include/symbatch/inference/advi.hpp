@@ -105,10 +105,12 @@ inline FitResult fit(const Model& model, AdviOptions options = {}, std::vector<C
   TrainingProblem problem;
   problem.loss = objective.loss;
   problem.parameters = objective.parameters;
+  for (const FreeVariable& variable : model.free_variables())
+    problem.coordinates.emplace_back(variable.name, Shape(std::span<const std::int64_t>(variable.shape)).size());
   // Every family's flat parameters start with the P means and the P diagonal rho; a full-rank or
   // low-rank factor (P x m, row i shaping coordinate i) follows. The record covers the factor too
   // while it has at most `monitored_factor_entries` entries (P <= 64 for full rank).
-  const Eigen::Index factor_columns = objective.parameters.size() > 2 * model.free_variables().size() ? get_value(objective.parameters.back()).shape()[1] : 0;
+  const Eigen::Index factor_columns = objective.parameters.size() > 2 ? get_value(objective.parameters.back()).shape()[1] : 0;
   const Eigen::Index total = 2 * size + size * factor_columns;
   problem.monitored = size * factor_columns <= monitored_factor_entries ? total : 2 * size;
   problem.control_variate = control_variate;

@@ -19,11 +19,16 @@
 namespace symbatch {
 
 /// @brief The graph `fit` optimises: the negative ELBO of a mean-field Gaussian over a model.
+///
+/// The parameters are flat, as in the other Gaussian families: one vector of the P means and one
+/// of the P pre-softplus scales, in the order of the model's free variables (each variable's
+/// entries in C order). A step then updates two vectors of P entries in a few fused loops,
+/// however many free variables the model has.
 struct MeanFieldObjective {
-  std::vector<Variable> mu;          ///< shared means, one per free variable
-  std::vector<Variable> rho;         ///< shared pre-softplus scales
+  Variable mu;                       ///< shared means, shape (P,)
+  Variable rho;                      ///< shared pre-softplus scales, shape (P,): sds are softplus(rho)
   Variable loss;                     ///< @f$ -\big(\frac{1}{S}\sum_s \log p(\mu + \sigma\epsilon_s) + \sum \log\sigma\big) @f$ + const
-  std::vector<Variable> parameters;  ///< the means then the scales (`mu` then `rho`): what to optimise
+  std::vector<Variable> parameters;  ///< {mu, rho}: what to optimise, in this order
   Variable noise;                    ///< the standard-normal draws of one evaluation, shape (n_mc * P,), draw by draw
   std::vector<FreeVariable> free;    ///< the model's free variables
 
@@ -33,10 +38,15 @@ struct MeanFieldObjective {
   MeanField approximation_from(std::span<const Array> values) const {
     detail::check_parameter_values("MeanFieldObjective::approximation_from", parameters, values);
     std::vector<MeanField::Factor> factors;
-    for (std::size_t i = 0; i < mu.size(); ++i) {
-      Array sd = values[mu.size() + i].copy();
-      for (std::int64_t k = 0; k < sd.size(); ++k) sd.data<double>()[k] = math::softplus(sd.flat<double>(k));
-      factors.push_back({free[i].name, values[i].copy(), std::move(sd)});
+    std::int64_t offset = 0;
+    for (const FreeVariable& variable : free) {
+      const Shape shape(std::span<const std::int64_t>(variable.shape));
+      Array mean = Array::empty(DType::f64, shape), sd = Array::empty(DType::f64, shape);
+      for (std::int64_t k = 0; k < shape.size(); ++k, ++offset) {
+        mean.data<double>()[k] = values[0].flat<double>(offset);
+        sd.data<double>()[k] = math::softplus(values[1].flat<double>(offset));
+      }
+      factors.push_back({variable.name, std::move(mean), std::move(sd)});
     }
     return MeanField(free, std::move(factors));
   }
@@ -48,7 +58,8 @@ struct MeanFieldObjective {
   }
 };
 
-/// @brief Builds the negative-ELBO graph of a mean-field approximation to `model`.
+/// @brief Builds the negative-ELBO graph of a mean-field approximation to `model`, starting at
+/// the model's initial point with every sd equal to `initial_sd`.
 ///
 /// The `n_mc` draws @f$ \epsilon_s @f$ come from one standard-normal node over an RNG of its
 /// own; every draw's log-probability reuses the same minibatch node, so all draws of one call
@@ -61,37 +72,20 @@ struct MeanFieldObjective {
 inline MeanFieldObjective mean_field_objective(const Model& model, std::int64_t n_mc = 1, double initial_sd = std::log(2.0),
                                                const Variable& logp_estimate = {}) {
   detail::check_objective_arguments("fit", model, n_mc, initial_sd);
-  const std::vector<Array> start = model.initial_point();
+  const std::int64_t size = model.size();
   MeanFieldObjective objective;
   objective.free = model.free_variables();
-  Variable entropy = constant(0.5 * static_cast<double>(model.size()) * (1 + std::log(2 * std::numbers::pi)));
-  std::vector<Variable> sds;
-  for (std::size_t i = 0; i < start.size(); ++i) {
-    const std::string& name = objective.free[i].name;
-    objective.mu.push_back(shared(start[i], name + "_mu"));
-    objective.rho.push_back(shared(Array::full<double>(start[i].shape(), detail::inverse_softplus(initial_sd)), name + "_rho"));
-    sds.push_back(softplus(objective.rho.back()));
-    entropy = entropy + sum(log(sds.back()));
-  }
-  objective.parameters = objective.mu;
-  objective.parameters.insert(objective.parameters.end(), objective.rho.begin(), objective.rho.end());
-  objective.noise = random::normal(random::rng("advi_rng"), 0.0, 1.0, {n_mc * model.size()}).value;
-  const Variable logp = logp_estimate ? logp_estimate : model.logp();
-  const std::vector<Variable> values = model.value_variables();
-  Variable expected = constant(0.0);
-  std::int64_t offset = 0;
-  for (std::int64_t draw = 0; draw < n_mc; ++draw) {
-    std::vector<std::pair<Variable, Variable>> point;
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      const std::int64_t size = start[i].size();
-      const std::vector<std::int64_t> shape(start[i].shape().begin(), start[i].shape().end());
-      const Variable epsilon = reshape(slice(objective.noise, offset, offset + size), shape);
-      point.emplace_back(values[i], objective.mu[i] + sds[i] * epsilon);
-      offset += size;
-    }
-    expected = expected + replace(logp, point);
-  }
-  objective.loss = -(expected / static_cast<double>(n_mc) + entropy);
+  objective.mu = shared(detail::flat_initial_point(model), "mean_field_mu");
+  objective.rho = shared(Array::full<double>(Shape{size}, detail::inverse_softplus(initial_sd)), "mean_field_rho");
+  objective.parameters = {objective.mu, objective.rho};
+  const Variable sd = softplus(objective.rho);
+  const Variable entropy = sum(log(sd)) + 0.5 * static_cast<double>(size) * (1 + std::log(2 * std::numbers::pi));
+  objective.noise = random::normal(random::rng("advi_rng"), 0.0, 1.0, {n_mc * size}).value;
+  std::vector<Variable> draws;
+  for (std::int64_t draw = 0; draw < n_mc; ++draw)
+    draws.push_back(objective.mu + sd * slice(objective.noise, draw * size, (draw + 1) * size));
+  const Variable expected = detail::expected_log_probability(model, draws, logp_estimate);
+  objective.loss = -(expected + entropy);
   objective.loss.set_name("loss");
   return objective;
 }

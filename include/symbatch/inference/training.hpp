@@ -57,6 +57,8 @@ struct TrainingState {
 struct TrainingProblem {
   Variable loss;                     ///< scalar to minimise
   std::vector<Variable> parameters;  ///< f64 shared variables, flattened in this order
+  /// The free variables behind flat parameters (a Gaussian family's), named in failure messages.
+  detail::CoordinateBlocks coordinates;
   /// Per-parameter bound on the MCSE of the average, from the current average (`bound` is
   /// preallocated with one entry per flat parameter). `fisher_sd` is the posterior sd implied by
   /// the minibatch gradient noise (see `track_gradient_noise`), infinite when not tracked.
@@ -220,7 +222,7 @@ inline TrainingOutcome train(const char* function, const TrainingProblem& proble
           ++state->gradient_count;
         }
         return values[0].item();
-      }, state->iterations, problem.parameters);
+      }, state->iterations, problem.parameters, problem.coordinates);
     } catch (...) {
       progress.interrupt();
       throw;

@@ -190,6 +190,16 @@ class Elemwise final : public Op, public ElemwiseKernel {
   template <class T>
   void run(InputValues in, Array& result) const {
     using U = std::conditional_t<Fn::domain == Domain::compare || Fn::domain == Domain::logical, bool, T>;
+    // Scalars (a small model's gradient chains are mostly these): the function itself, without
+    // the array machinery.
+    if (in[0]->rank() == 0 && (arity == 1 || in[arity - 1]->rank() == 0)) {
+      const Array& x = *in[0];
+      const Array& y = *in[arity - 1];
+      result.ensure(dtype_of<U>(), x.shape());
+      if constexpr (arity == 1) result.data<U>()[0] = Fn::apply(x.data<T>()[0]);
+      else result.data<U>()[0] = Fn::apply(x.data<T>()[0], y.data<T>()[0]);
+      return;
+    }
     if constexpr (arity == 1) {
       const Array& x = *in[0];
       result.ensure(dtype_of<U>(), x.shape());
