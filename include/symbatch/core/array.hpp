@@ -156,8 +156,7 @@ class Array {
     return reinterpret_cast<const T*>(raw_data());
   }
   std::byte* raw_data() {
-    if (borrowed())
-      throw_invalid("Array::data", "the array borrows read-only memory (a mapped file): read it through a const Array, or write into a copy()");
+    if (borrowed()) throw_borrowed();
     return buffer_ ? buffer_->data() + offset_ * dtype_size(dtype_) : nullptr;
   }
   const std::byte* raw_data() const { return buffer_ ? buffer_->data() + offset_ * dtype_size(dtype_) : nullptr; }
@@ -277,8 +276,14 @@ class Array {
  private:
   template <class T>
   void check_dtype() const {
-    if (dtype_of<T>() != dtype_)
-      throw_invalid("Array::data", "array has dtype ", dtype_name(dtype_), ", requested ", dtype_name(dtype_of<T>()));
+    if (dtype_of<T>() != dtype_) throw_dtype(dtype_of<T>());
+  }
+  // The throws of the accessors, out of line so that the accessors stay small enough to inline.
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_dtype(DType requested) const {
+    throw_invalid("Array::data", "array has dtype ", dtype_name(dtype_), ", requested ", dtype_name(requested));
+  }
+  [[noreturn, gnu::cold, gnu::noinline]] static void throw_borrowed() {
+    throw_invalid("Array::data", "the array borrows read-only memory (a mapped file): read it through a const Array, or write into a copy()");
   }
 
   std::shared_ptr<detail::Buffer> buffer_;

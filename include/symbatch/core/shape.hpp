@@ -34,10 +34,7 @@ class Shape {
   std::int64_t size() const {
     std::int64_t total = 1;
     for (int axis = 0; axis < rank_; ++axis)
-      if (__builtin_mul_overflow(total, dims_[axis], &total)) {
-        if (std::find(begin(), end(), 0) != end()) return 0;
-        throw_invalid("Shape", "the size of ", str(), " overflows a 64-bit integer");
-      }
+      if (__builtin_mul_overflow(total, dims_[axis], &total)) return size_on_overflow();
     return total;
   }
   std::int64_t operator[](int axis) const { return dims_[axis]; }
@@ -78,10 +75,19 @@ class Shape {
   }
 
   friend bool operator==(const Shape& a, const Shape& b) {
-    return a.rank_ == b.rank_ && std::equal(a.begin(), a.end(), b.begin());
+    if (a.rank_ != b.rank_) return false;
+    for (int axis = 0; axis < a.rank_; ++axis)  // a plain loop: std::equal calls memcmp, slow for a few dims
+      if (a.dims_[axis] != b.dims_[axis]) return false;
+    return true;
   }
 
  private:
+  // Kept out of line so that `size` stays small enough to inline.
+  [[gnu::cold, gnu::noinline]] std::int64_t size_on_overflow() const {
+    if (std::find(begin(), end(), 0) != end()) return 0;
+    throw_invalid("Shape", "the size of ", str(), " overflows a 64-bit integer");
+  }
+
   std::array<std::int64_t, max_rank> dims_{};
   int rank_ = 0;
 };
