@@ -50,26 +50,25 @@
 //   /tmp/small_step --list-schedule
 // (or `cmake --build build/release --target bench_small_step`).
 //
-// Figures (2-core development machine while other work ran on it, load average 2.7-3.7;
-// eight runs, medians of 5 repetitions each, us per step; the spread is mostly that load):
+// Figures (2-core development machine while other work ran on it; medians of 5 repetitions each,
+// us per step; the spread is mostly that load):
 //   case                 symbatch      hand-written   ratio
-//   small_advi slice     8.2 - 10.3    0.92 - 1.05    8.3 - 11.1
-//   small_advi indices   8.0 - 10.1    0.98 - 1.28    7.3 - 8.6
-//   small_logp slice     2.5 - 3.4     0.17 - 0.21    13.7 - 16.5
-//   small_logp indices   2.8 - 3.9     0.30 - 0.35    8.5 - 12.1
-//   FIT (fit's loop, K = 100,000, both schemes): 8.5 - 12.2 us per step against 8.0 - 10.3 for
-//   the bare step: the loop adds at most about a microsecond, not separable from the noise here.
-// Schedules: the ADVI step runs 165 nodes (138 with scalar outputs), the plain logp + gradient
-// 54 (45-46): about 55 ns per node, so the ADVI part (111 more nodes, most of them the gradient
-// chains and Adam updates of the four scalar parameters, mu and rho of the intercept and of
-// log sigma, which are not fused: fusion_plan.hpp roots groups only at non-scalar applies) costs
-// about 6 us against 0.8 us by hand.
-// perf at B = 32 (ADVI, slice; inclusive): FusedElemwise::perform 22% (its per-instruction set-up:
-// Array::data dtype and borrow checks, Shape::size products, the virtual kernel call), unfused
-// scalar Elemwise ops (mul, add, div, sub, square, sqrt, pow, log, neg) about 30% with their
-// kernels, Array::ensure 7.5%, Function::call itself 5.6%, release_transients 4.9%, softplus
-// 4.4% + Eigen plog 3.3%, the normal draws 3.5%; the matmuls 2.6%; Reshape::perform formats its
-// input's shape as a string on every call for a possible message (1%).
+//   small_advi slice     6.1 - 8.5     0.84 - 1.13    6.5 - 8
+//   small_advi indices   6.5 - 8.5     0.97 - 1.24    6.5 - 7.5
+//   small_logp slice     2.3 - 2.8     0.19 - 0.21    11 - 14
+//   small_logp indices   3.1 - 4.0     0.29 - 0.36    9 - 12
+//   FIT (fit's loop, K = 100,000): 7.4 - 9.5 us per step against 6.1 - 8.5 for the bare step.
+// Schedules: the ADVI step runs 94 nodes (58 with scalar outputs), the plain logp + gradient 54
+// (45-46). It ran 165 (138) while the mean-field family kept two arrays per free variable: the
+// Adam updates of the intercept's and log sigma's mu and rho were some 80 unfused scalar nodes.
+// Since the family's parameters are flat (one (P,) vector of means, one of scales) they are six
+// fused loops over 12 entries, and the step takes 60,500 instructions instead of 83,300
+// (callgrind, `valgrind --tool=callgrind` over 20,000 steps minus the set-up; exact, unlike the
+// timings on this VM).
+// callgrind of the step, self cost: FusedElemwise::begin_blocks 13% and run_block 10% (per-call
+// set-up and dispatch of each instruction on 12- and 32-element vectors), the kernels about 25%,
+// log / softplus / sigmoid 10%, Function::call 4.3% and release_transients 3.6%, Array::ensure
+// 5.8%: about 640 instructions per node, spread over the whole interpreter.
 #include <benchmark/benchmark.h>
 
 #include "median_reporter.hpp"

@@ -131,7 +131,7 @@ TEST_CASE("random: integers over a range wider than int64 (high - low >= 2^63) s
   // zero, unless that word is rejected (probability (2^64 - width) / 2^64 = 2.4%).
   const std::uint64_t width = static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low);
   const std::uint64_t word = PhiloxStream::block({{0, 0, 0, 0}}, {{3, 0}}).v[0];
-  const auto product = static_cast<unsigned __int128>(word) * width;
+  const auto product = static_cast<detail::uint128>(word) * width;
   if (static_cast<std::uint64_t>(product) >= (0 - width) % width)
     CHECK(values[0] == static_cast<std::int64_t>(static_cast<std::uint64_t>(low) + static_cast<std::uint64_t>(product >> 64)));
   double mean = 0;
