@@ -142,6 +142,8 @@ inline Function compile(std::vector<Variable> inputs, std::vector<Variable> outp
     for (const Variable& input : step.apply->inputs()) step.in.push_back(&impl.slots[slot_of.at(input.get())]);
     for (std::size_t slot : step.out_slots) step.out.push_back(&impl.slots[slot]);
   }
+  for (auto step = impl.steps.rbegin(); step != impl.steps.rend(); ++step)
+    if (step->may_alias) impl.view_steps.push_back(&*step);
 
   auto pending = [&](const Variable& shared, const Variable& value) {
     const bool own_buffer = value.owner() && !value.owner()->op().view_of(value.index()).has_value();

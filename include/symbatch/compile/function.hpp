@@ -166,6 +166,7 @@ class Function {
     std::vector<std::size_t> input_slots, output_slots;
     std::vector<SharedSlot> shared_slots;
     std::vector<Step> steps;
+    std::vector<Step*> view_steps;  ///< the steps whose op may return a view of an input, latest first
     std::vector<PendingUpdate> updates;
     std::vector<RngChain> rng_chains;
     std::vector<Array> results;
@@ -216,8 +217,7 @@ inline void Function::release_transients() {
   // A view slot is dropped only when it really views one of its op's inputs (an op that may
   // alias can also have written a buffer of its own, which is kept for the next call). Later
   // steps go first, so a view of a view is compared with its input before that is dropped.
-  for (auto step = impl_->steps.rbegin(); step != impl_->steps.rend(); ++step) {
-    if (!step->may_alias) continue;
+  for (const Step* step : impl_->view_steps) {
     for (Array* out : step->out)
       for (const Array* in : step->in)
         if (out->shares_buffer(*in)) {
