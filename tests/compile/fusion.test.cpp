@@ -473,6 +473,27 @@ TEST_CASE("fusion: a shape-only input that may fail is still computed, and its e
   CHECK(total_fused({Array::from({4.0, 5.0}), y_value})[0].item() == Approx(2 * (1 + std::exp(1.0) + std::exp(-1.0))).epsilon(1e-15));
 }
 
+TEST_CASE("fusion: a sum_to over all axes joins the loop when the summed value depends on its shape input, which may fail", "[compile][fusion]") {
+  // A model's gradient sums a row-wise term to the shape of a checked scale (a scalar whose check
+  // may throw). The summed value reads that scalar, so it is computed before the loop anyway: the
+  // sum joins the loop as its sum, and the scalar's error is still the unfused graph's.
+  Variable x = input("x", DType::f64, {Type::unknown});
+  Variable y = input("y", DType::f64, {3});
+  const Variable scale = sum(take(x, constant(Array::from(std::vector<std::int64_t>{1, 0, 1}))));
+  FusedAndPlain f({x, y}, {sum_to(exp(y) * scale, scale)});
+  std::size_t sums = 0;
+  for (const ApplyNode* node : f.fused.schedule()) sums += node->op().name() == "sum_to";
+  CHECK(sums == 0);
+  CHECK(count_fused(f.fused) == 1);
+  const Array y_value = Array::from({0.0, 1.0, -1.0});
+  CHECK_THROWS_WITH(f.plain({Array::from({4.0}), y_value}), "take: index 1 is out of range for axis 0 of size 1");
+  CHECK_THROWS_WITH(f.fused({Array::from({4.0}), y_value}), "take: index 1 is out of range for axis 0 of size 1");
+  // x = (4, 5): scale = 5 + 4 + 5 = 14, and the sum is 14 (1 + e + 1/e).
+  const double expected = 14 * (1 + std::exp(1.0) + std::exp(-1.0));
+  CHECK(f.fused({Array::from({4.0, 5.0}), y_value})[0].item() == Approx(expected).epsilon(1e-15));
+  CHECK(f.plain({Array::from({4.0, 5.0}), y_value})[0].item() == Approx(expected).epsilon(1e-15));
+}
+
 TEST_CASE("fusion: run-time broadcast errors in a fused loop name the op, as unfused", "[compile][fusion]") {
   Variable x = input("x", DType::f64, {Type::unknown});
   Variable y = input("y", DType::f64, {Type::unknown});

@@ -125,7 +125,7 @@ class FusedElemwise final : public Op {
   /// True when the loop computes what the ops would on these inputs (see the class comment);
   /// sizes `scratch` for the run.
   bool blockwise(InputValues in, Scratch& scratch) const {
-    if (scratch.arrays.size() != program_.size()) scratch.arrays.resize(program_.size());
+    size_scratch(scratch);
     return runs_blockwise(in, scratch);
   }
   /// The loop's shape, after `blockwise` said yes.
@@ -141,11 +141,12 @@ class FusedElemwise final : public Op {
   /// Makes the outputs and temporaries and sets every register's operand.
   void begin_blocks(InputValues in, OutputValues out, const Shape& shape, Scratch& scratch, BlockRun& run) const {
     const std::int64_t total = shape.size();
-    static const Shape block_shape{block};
-    // A temporary is written only when this op is the sole owner of its buffer: `ensure`
-    // allocates afresh otherwise (a temporary may still view a caller's array, see `run_ops`).
-    for (Array& temporary : scratch.arrays)
-      if (!temporary.unique() || temporary.dtype() != DType::f64 || temporary.size() != block) temporary.ensure(DType::f64, block_shape);
+    // Every temporary's block, one after another in one buffer of this op's own.
+    Array& temporaries = scratch.arrays[program_.size()];
+    const std::int64_t temporaries_size = std::max<std::int64_t>(1, temporaries_ * block);
+    if (!temporaries.unique() || temporaries.dtype() != DType::f64 || temporaries.size() != temporaries_size)
+      temporaries.ensure(DType::f64, Shape{temporaries_size});
+    double* const temporary_base = temporaries.data<double>();
     for (std::size_t j = 0; j < outputs_.size(); ++j) {
       out[j]->ensure(DType::f64, outputs_[j].reduce_sum ? Shape{} : shape);
       run.outputs[j] = out[j]->data<double>();
@@ -158,7 +159,7 @@ class FusedElemwise final : public Op {
     }
     for (std::size_t i = 0; i < program_.size(); ++i)
       run.operands[num_inputs_ + i] = direct_[i] >= 0 ? Operand{run.outputs[static_cast<std::size_t>(direct_[i])], 1, 1}
-                                                      : Operand{scratch.arrays[i].data<double>(), 0, 1};
+                                                      : Operand{temporary_base + temporary_slot_[i] * block, 0, 1};
   }
   /// The program over the loop's elements `start .. start + count` (`count <= block`).
   void run_block(BlockRun& run, std::int64_t start, std::int64_t count, const Scratch& scratch) const {
@@ -204,7 +205,7 @@ class FusedElemwise final : public Op {
   }
   /// Runs the ops one by one over whole arrays (the values and errors of the unfused graph).
   void run_ops(InputValues in, OutputValues out, Scratch& scratch) const {
-    if (scratch.arrays.size() != program_.size()) scratch.arrays.resize(program_.size());
+    size_scratch(scratch);
     run_op_by_op(in, out, scratch);
   }
   /// @}
@@ -216,6 +217,12 @@ class FusedElemwise final : public Op {
 
  private:
   static constexpr std::size_t shape_stride = max_rank + 1;  // a register's shape in Scratch::indices: rank, dims
+
+  /// `scratch.arrays`: one whole temporary per instruction for the op-by-op run, then the
+  /// buffer of the blockwise run's temporaries (`temporaries_` blocks).
+  void size_scratch(Scratch& scratch) const {
+    if (scratch.arrays.size() != program_.size() + 1) scratch.arrays.resize(program_.size() + 1);
+  }
 
   /// Records, per instruction, the output it writes directly (-1: a temporary), and which
   /// inputs some instruction reads as values (the others give only a shape).
@@ -236,6 +243,10 @@ class FusedElemwise final : public Op {
       if (!outputs_[j].reduce_sum && direct_[static_cast<std::size_t>(instruction)] < 0)
         direct_[static_cast<std::size_t>(instruction)] = static_cast<int>(j);
     }
+    temporary_slot_.assign(program_.size(), -1);
+    temporaries_ = 0;
+    for (std::size_t i = 0; i < program_.size(); ++i)
+      if (direct_[i] < 0) temporary_slot_[i] = temporaries_++;
   }
 
   static Shape shape_of(const Scratch& scratch, int reg) {
@@ -369,6 +380,8 @@ class FusedElemwise final : public Op {
   Type type_;  ///< the loop's element type (of every non-reduced output)
   std::vector<Output> outputs_;
   std::vector<int> direct_;
+  std::vector<std::int64_t> temporary_slot_;  ///< per instruction, its block among the temporaries (-1: an output)
+  std::int64_t temporaries_ = 0;
   std::vector<int> value_inputs_;  ///< inputs read as values, each once
 };
 

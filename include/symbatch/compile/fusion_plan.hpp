@@ -233,6 +233,9 @@ class FusionPlan {
     return inputs;
   }
   bool never_throws(const Variable& variable) const { return !variable.owner() || never_throws_.count(variable.get()); }
+  /// True when a sum of `x` may drop its shape-only input `like`: `like` cannot throw, or `x`
+  /// depends on it, so it is computed (and any error of it thrown) before the loop anyway.
+  bool like_computed_anyway(const Variable& like, const Variable& x) const { return never_throws(like) || depends_on(x, like); }
 
   /// Grows one group from `root` upwards and records it as a draft (see `fuse_elemwise`).
   void grow_group(ApplyNode* root) {
@@ -290,7 +293,7 @@ class FusionPlan {
     ApplyNode* reducer = nullptr;
     if (uses_[result.get()] == 1) {
       ApplyNode* sole = consumer_.at(result.get());
-      if (sums_all_of(*sole, result, sole->inputs().size() < 2 || never_throws(sole->input(1)))) reducer = sole;
+      if (sums_all_of(*sole, result, sole->inputs().size() < 2 || like_computed_anyway(sole->input(1), result))) reducer = sole;
     }
     if (members.size() < 2 && !reducer) return;
     // A member none of whose users is outside the group is gone from the new graph. A recomputed
