@@ -494,6 +494,70 @@ TEST_CASE("fusion: a sum_to over all axes joins the loop when the summed value d
   CHECK(f.plain({Array::from({4.0, 5.0}), y_value})[0].item() == Approx(expected).epsilon(1e-15));
 }
 
+TEST_CASE("fusion: terms read by the gradient only for their shape are summed in the loop, even when they may fail", "[compile][fusion]") {
+  // A log-likelihood over a batch that may fail to be drawn (a take): the gradient of its sum
+  // reads the terms only for their shape. The batch is needed for its values anyway, so the
+  // terms are summed in their loop and never written out; the take's error stays the unfused one.
+  Variable x = input("x", DType::f64, {Type::unknown});
+  Variable w = input("w");
+  const Variable batch = take(x, constant(Array::from(std::vector<std::int64_t>{0, 2, 1, 2})));
+  const Variable loglik = sum(-0.5 * square(batch * w) + 0.25);
+  std::vector<Variable> outputs{loglik};
+  for (const Variable& g : grad(loglik, {w})) outputs.push_back(g);
+  FusedAndPlain f({x, w}, outputs);
+  std::size_t sums = 0;
+  for (const ApplyNode* node : f.fused.schedule()) sums += node->op().name() == "sum";
+  CHECK(sums == 0);
+  CHECK_THROWS_WITH(f.plain({Array::from({1.0, 2.0}), Array::scalar(0.5)}), "take: index 2 is out of range for axis 0 of size 2");
+  CHECK_THROWS_WITH(f.fused({Array::from({1.0, 2.0}), Array::scalar(0.5)}), "take: index 2 is out of range for axis 0 of size 2");
+  // x = (1, 2, 3): the batch is (1, 3, 2, 3), its squares sum to 23.
+  const double w_value = 0.5, squares = 23;
+  for (Function* function : {&f.fused, &f.plain}) {
+    const auto& r = (*function)({Array::from({1.0, 2.0, 3.0}), Array::scalar(w_value)});
+    CHECK(r[0].item() == Approx(-0.5 * w_value * w_value * squares + 1.0).epsilon(1e-15));
+    CHECK(r[1].item() == Approx(-w_value * squares).epsilon(1e-15));
+  }
+}
+
+TEST_CASE("fusion: a fused loop writes no batch-sized array that nothing reads", "[compile][fusion]") {
+  // A normal regression's log-likelihood and gradient: the backward chains share producers that
+  // grow into groups of their own; one that every consumer recomputes must not be written out.
+  // No output of the function has the batch's shape (64,), so every such array a loop writes
+  // must be read by a later node.
+  Variable X = input("X", DType::f64, {64, 16});
+  Variable y = input("y", DType::f64, {64});
+  Variable beta = input("beta", DType::f64, {16});
+  Variable log_sigma = input("log_sigma");
+  const Variable sigma = exp(log_sigma);
+  const Variable z = (y - matmul(X, beta)) / sigma;
+  const Variable loglik = sum(-0.5 * square(z) - log(sigma) - 0.9189385332046727);
+  std::vector<Variable> outputs{loglik};
+  for (const Variable& g : grad(loglik, {beta, log_sigma})) outputs.push_back(g);
+  FusedAndPlain f({X, y, beta, log_sigma}, outputs);
+  const std::vector<const ApplyNode*> schedule = f.fused.schedule();
+  for (std::size_t i = 0; i < schedule.size(); ++i) {
+    if (schedule[i]->op().name() != "fused") continue;
+    for (std::size_t k = 0; k < schedule[i]->num_outputs(); ++k) {
+      const Variable written = schedule[i]->output(k);
+      if (written.type().shape != std::vector<std::int64_t>{64}) continue;
+      bool read = false;
+      for (std::size_t j = i + 1; j < schedule.size(); ++j)
+        for (const Variable& input : schedule[j]->inputs()) read = read || input == written;
+      INFO(schedule[i]->op().describe() << " output " << k);
+      CHECK(read);
+    }
+  }
+  Array x_value = Array::empty(DType::f64, Shape{64, 16}), y_value = Array::empty(DType::f64, Shape{64});
+  for (std::int64_t i = 0; i < 64 * 16; ++i) x_value.data<double>()[i] = std::sin(0.1 * static_cast<double>(i));
+  for (std::int64_t i = 0; i < 64; ++i) y_value.data<double>()[i] = std::cos(0.3 * static_cast<double>(i));
+  const std::vector<Array> values{x_value, y_value, wave(16, 0.7), Array::scalar(0.3)};
+  const std::vector<Array> fused = f.fused(values);
+  const std::vector<Array> plain = f.plain(values);
+  CHECK(fused[0].item() == Approx(plain[0].item()).epsilon(1e-13));
+  for (std::int64_t j = 0; j < 16; ++j) CHECK(fused[1].flat<double>(j) == Approx(plain[1].flat<double>(j)).epsilon(1e-12));
+  CHECK(fused[2].item() == Approx(plain[2].item()).epsilon(1e-13));
+}
+
 TEST_CASE("fusion: run-time broadcast errors in a fused loop name the op, as unfused", "[compile][fusion]") {
   Variable x = input("x", DType::f64, {Type::unknown});
   Variable y = input("y", DType::f64, {Type::unknown});

@@ -99,6 +99,23 @@ TEST_CASE("rewrite: multiplying by one and adding zero are dropped only when the
   CHECK(kept({Array::scalar(4.0)})[0].to_vector() == std::vector<double>{4.0, 4.0, 4.0});
 }
 
+TEST_CASE("rewrite: the sum, mean or max of a scalar is the scalar; of an integer scalar, a mean stays", "[compile][rewrite]") {
+  Variable s = input("s");
+  Variable k = input("k", DType::i64, {});
+  Function simplified = compile({s, k}, {sum(s) * 2.0, mean(s), max(s), mean(k), logsumexp(s)},
+                                {.rewrites = {.merge = false, .fold_constants = false, .identities = true}, .fuse = false});
+  CHECK(count_ops(simplified, "sum") == 0);
+  CHECK(count_ops(simplified, "max") == 0);
+  CHECK(count_ops(simplified, "mean") == 1);       // an i64 mean is f64: the type changes
+  CHECK(count_ops(simplified, "logsumexp") == 1);  // not an identity for an infinite scalar
+  const auto& got = simplified({Array::scalar(1.5), Array::scalar<std::int64_t>(3)});
+  CHECK(got[0].item() == 3.0);
+  CHECK(got[1].item() == 1.5);
+  CHECK(got[2].item() == 1.5);
+  CHECK(got[3].item() == 3.0);
+  CHECK(got[4].item() == 1.5);
+}
+
 TEST_CASE("rewrite: a gradient graph gives the same values with all rewrites on and off", "[compile][rewrite]") {
   Variable x = input("x", DType::f64, {Type::unknown, 2});
   Variable w = input("w", DType::f64, {2});

@@ -30,7 +30,8 @@ namespace symbatch {
 ///   and replaces the consumer.
 /// - Sibling groups over one static shape become one loop with several outputs (shared
 ///   producers computed once per element) when every input of each comes, in topological
-///   order, before the first of them: so none reads another's result.
+///   order, before the first of them: so none reads another's result. A group whose result
+///   nothing needs (its consumers all recompute it) is dropped from its loop.
 ///
 /// The fused op checks the run-time shapes on every call and runs op by op where a loop would
 /// not compute what the ops compute, so values and errors are those of the unfused graph.
@@ -40,6 +41,10 @@ inline std::vector<Variable> fuse_elemwise(std::span<const Variable> outputs) {
   plan.merge_siblings();
   plan.build_programs();
   plan.mark_needed();
+  while (plan.drop_unneeded()) {
+    plan.build_programs();
+    plan.mark_needed();
+  }
   return plan.rebuild();
 }
 

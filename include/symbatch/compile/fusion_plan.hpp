@@ -77,6 +77,19 @@ class FusionPlan {
         safe = safe && input.type().is_static() && (!input.owner() || never_throws_.count(input.get()));
       if (safe) never_throws_.insert(node->output(0).get());
     }
+    // The variables an output needs through value edges: every input but the shape-only input
+    // of `sum_to` and `unreduce`, the only edges fusion rewires or drops. Whatever fusion groups,
+    // these are still computed (in a loop or as arrays), and their errors still thrown.
+    for (const Variable& output : outputs_) value_needed_.insert(output.get());
+    for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
+      const ApplyNode& node = **it;
+      bool needed = false;
+      for (std::size_t k = 0; k < node.num_outputs(); ++k) needed = needed || value_needed_.count(node.output(k).get());
+      if (!needed) continue;
+      const bool shape_only_second = op_as<SumTo>(node.op()) || op_as<Unreduce>(node.op());
+      for (std::size_t i = 0; i < node.inputs().size(); ++i)
+        if (!(shape_only_second && i == 1)) value_needed_.insert(node.input(i).get());
+    }
     for (ApplyNode* node : order_) {
       for (const Variable& input : node->inputs())
         if (input.type().is_static()) first_of_type_.try_emplace(input.type().str(), input);
@@ -168,6 +181,26 @@ class FusionPlan {
     }
   }
 
+  /// Phase 4b: drops from each cluster the drafts whose result nothing needs any more (a
+  /// producer grown into a group of its own whose every consumer recomputes it, or reads it
+  /// only for its shape), so the loop does not write an array nobody reads. True when it dropped
+  /// one: `build_programs` and `mark_needed` then run again (the clusters' inputs only shrink).
+  bool drop_unneeded() {
+    bool dropped = false;
+    for (std::vector<std::size_t>& cluster : clusters_) {
+      const auto kept = std::stable_partition(cluster.begin(), cluster.end(), [&](std::size_t d) { return needed_.count(drafts_[d].key) > 0; });
+      if (kept == cluster.begin() || kept == cluster.end()) continue;  // all needed, or none (then it is not built)
+      cluster.erase(kept, cluster.end());
+      dropped = true;
+    }
+    if (dropped) {
+      groups_.clear();
+      group_of_.clear();
+      needed_.clear();
+    }
+    return dropped;
+  }
+
   /// Phase 5: one topological pass rebuilds each needed apply whose inputs changed (a group at
   /// its first key, all of whose inputs come before it); unchanged subgraphs are shared.
   std::vector<Variable> rebuild() {
@@ -221,21 +254,38 @@ class FusionPlan {
     std::vector<ApplyNode*> keys;    // the applies it replaces, one per output
   };
 
-  /// A node's inputs as fusion reads them: the shape-only input of `sum_to`/`unreduce`, when
-  /// of static type and computed without error, is the first variable of that type in
-  /// topological order, so a value used elsewhere only for its shape need not be stored. One
-  /// that may throw (a `take`, a slice) stays, so its error is not lost.
+  /// A node's inputs as fusion reads them. The shape-only input of `sum_to`/`unreduce`, when of
+  /// static type, is replaced by another variable of that type, so a value used elsewhere only
+  /// for its shape need not be stored (a loop may then sum it without writing it out): the
+  /// first variable of that type in topological order when the input is computed without error,
+  /// else, when an output needs the input's value anyway (so its errors are thrown anyway), the
+  /// variable its elementwise kernels start from (`shape_stand_in`). Any other (a `take`, a
+  /// slice read only for its shape) stays, so its error is not lost.
   std::vector<Variable> inputs_of(const ApplyNode* node) const {
     std::vector<Variable> inputs = node->inputs();
-    if (inputs.size() == 2 && inputs[1].type().is_static() && never_throws(inputs[1]) &&
-        (op_as<SumTo>(node->op()) || op_as<Unreduce>(node->op())))
-      inputs[1] = first_of_type_.at(inputs[1].type().str());
+    if (inputs.size() == 2 && inputs[1].type().is_static() && (op_as<SumTo>(node->op()) || op_as<Unreduce>(node->op()))) {
+      if (never_throws(inputs[1])) inputs[1] = first_of_type_.at(inputs[1].type().str());
+      else if (value_needed_.count(inputs[1].get())) inputs[1] = shape_stand_in(inputs[1]);
+    }
     return inputs;
   }
+  /// The ancestor of `like` reached through elementwise kernels, each time by an input of
+  /// `like`'s static type: it has `like`'s shape, and it is computed whenever `like` is.
+  static Variable shape_stand_in(Variable like) {
+    for (;;) {
+      const ApplyNode* owner = like.owner();
+      if (!owner || owner->num_outputs() != 1 || !op_as<ElemwiseKernel>(owner->op())) return like;
+      const auto same = std::find_if(owner->inputs().begin(), owner->inputs().end(), [&](const Variable& input) { return input.type() == like.type(); });
+      if (same == owner->inputs().end()) return like;
+      like = *same;
+    }
+  }
   bool never_throws(const Variable& variable) const { return !variable.owner() || never_throws_.count(variable.get()); }
-  /// True when a sum of `x` may drop its shape-only input `like`: `like` cannot throw, or `x`
-  /// depends on it, so it is computed (and any error of it thrown) before the loop anyway.
-  bool like_computed_anyway(const Variable& like, const Variable& x) const { return never_throws(like) || depends_on(x, like); }
+  /// True when a sum of `x` may drop its shape-only input `like`: `like` cannot throw, or it is
+  /// computed (and any error of it thrown) anyway: an output needs its value, or `x` depends on it.
+  bool like_computed_anyway(const Variable& like, const Variable& x) const {
+    return never_throws(like) || value_needed_.count(like.get()) || depends_on(x, like);
+  }
 
   /// Grows one group from `root` upwards and records it as a draft (see `fuse_elemwise`).
   void grow_group(ApplyNode* root) {
@@ -327,6 +377,7 @@ class FusionPlan {
   std::unordered_map<const VariableNode*, ApplyNode*> consumer_;  // a consumer of each variable (the only one when uses == 1)
   std::unordered_map<std::string, Variable> first_of_type_;
   std::unordered_set<const VariableNode*> never_throws_;
+  std::unordered_set<const VariableNode*> value_needed_;  // needed by an output through value edges
   std::vector<Draft> drafts_;                     // phase 1
   std::unordered_set<const ApplyNode*> grouped_;  // members gone from the new graph
   std::vector<std::vector<std::size_t>> clusters_;  // phase 2: drafts, the first with the earliest key

@@ -13,6 +13,7 @@
 #include "symbatch/graph/walk.hpp"
 #include "symbatch/ops/dimensions.hpp"
 #include "symbatch/ops/elemwise.hpp"
+#include "symbatch/ops/reduce.hpp"
 
 namespace symbatch {
 
@@ -20,7 +21,7 @@ namespace symbatch {
 struct Rewrites {
   bool merge = true;           ///< one apply for each distinct (op, inputs); equal small constants merged
   bool fold_constants = true;  ///< applies whose inputs are all constants, and shape queries the static types answer, become constants
-  bool identities = true;      ///< `x * 1`, `x + 0`, `x - 0`, `x / 1`, `--x` become `x` when types allow
+  bool identities = true;      ///< `x * 1`, `x + 0`, `x - 0`, `x / 1`, `--x`, and the sum, mean or max of a scalar become `x` when types allow
 };
 
 namespace detail {
@@ -68,6 +69,9 @@ inline Variable identity_operand(const ApplyNode& node) {
     }
   } else if (op_is<Elemwise<NegFn>>(op) && node.input(0).owner() && op_is<Elemwise<NegFn>>(node.input(0).owner()->op())) {
     return node.input(0).owner()->input(0);
+  } else if (const auto* reduce = op_as<Reduce>(op); reduce && node.input(0).rank() == 0 && same_type(node.input(0))) {
+    // The sum, mean or max of one element is that element (a scalar prior's log-density term).
+    if (reduce->kind() == Reduction::sum || reduce->kind() == Reduction::mean || reduce->kind() == Reduction::max) return node.input(0);
   }
   return {};
 }
