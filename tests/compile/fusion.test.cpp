@@ -9,6 +9,8 @@
 
 #include "symbatch/compile/function.hpp"
 #include "symbatch/grad/grad.hpp"
+#include "symbatch/ops/dimensions.hpp"
+#include "symbatch/ops/elemwise/cast.hpp"
 #include "symbatch/ops/reduce.hpp"
 #include "symbatch/ops/subtensor.hpp"
 
@@ -556,6 +558,97 @@ TEST_CASE("fusion: a fused loop writes no batch-sized array that nothing reads",
   CHECK(fused[0].item() == Approx(plain[0].item()).epsilon(1e-13));
   for (std::int64_t j = 0; j < 16; ++j) CHECK(fused[1].flat<double>(j) == Approx(plain[1].flat<double>(j)).epsilon(1e-12));
   CHECK(fused[2].item() == Approx(plain[2].item()).epsilon(1e-13));
+}
+
+TEST_CASE("fusion: a scaled log-likelihood's forward and backward loops over the batch run as one loop", "[compile][fusion]") {
+  // A model's observed term: logp = prior + scale * sum(terms). The backward loop reads scalars
+  // (the scale, sigma's checks) that a plain topological order may put after the forward loop;
+  // scalar work goes first, so the two loops, both over y, merge and read the batch once.
+  const std::int64_t n = 1000;
+  Variable X = input("X", DType::f64, {n, 4});
+  Variable y = input("y", DType::f64, {n});
+  Variable beta = input("beta", DType::f64, {4});
+  Variable log_sigma = input("log_sigma");
+  const Variable sigma = exp(log_sigma);
+  const Variable z = (y - matmul(X, beta)) / sigma;
+  const Variable scale = 50000.0 / cast(dim(y, 0), DType::f64);
+  const Variable logp = -0.5 * sum(square(beta)) + scale * sum(-0.5 * square(z) - log(sigma) - 0.9189385332046727);
+  std::vector<Variable> outputs{logp};
+  for (const Variable& g : grad(logp, {beta, log_sigma})) outputs.push_back(g);
+  FusedAndPlain f({X, y, beta, log_sigma}, outputs);
+  std::size_t batch_loops = 0;
+  for (const ApplyNode* node : f.fused.schedule()) {
+    if (node->op().name() != "fused") continue;
+    bool reads_batch = false;
+    for (const Variable& input : node->inputs()) reads_batch = reads_batch || input.type().shape == std::vector<std::int64_t>{n};
+    batch_loops += reads_batch;
+  }
+  CHECK(batch_loops == 1);
+  Array x_value = Array::empty(DType::f64, Shape{n, 4});
+  for (std::int64_t i = 0; i < n * 4; ++i) x_value.data<double>()[i] = std::sin(0.1 * static_cast<double>(i));
+  const std::vector<Array> values{x_value, wave(n, 0.3), wave(4, 0.7), Array::scalar(0.3)};
+  const std::vector<Array> fused = f.fused(values);
+  const std::vector<Array> plain = f.plain(values);
+  // The closed forms: with r_i = (y_i - x_i beta) / sigma, d/dbeta = -beta + scale sum r_i x_i / sigma
+  // and d/dlog_sigma = scale sum (r_i^2 - 1).
+  const double sigma_value = std::exp(0.3), scale_value = 50000.0 / static_cast<double>(n);
+  double expected_logp = 0, expected_dls = 0, expected_dbeta[4] = {0, 0, 0, 0};
+  for (std::int64_t j = 0; j < 4; ++j) expected_logp -= 0.5 * std::pow(std::sin(0.7 * static_cast<double>(j)), 2);
+  for (std::int64_t i = 0; i < n; ++i) {
+    double eta = 0;
+    for (std::int64_t j = 0; j < 4; ++j) eta += x_value.flat<double>(i * 4 + j) * std::sin(0.7 * static_cast<double>(j));
+    const double r = (std::sin(0.3 * static_cast<double>(i)) - eta) / sigma_value;
+    expected_logp += scale_value * (-0.5 * r * r - 0.3 - 0.9189385332046727);
+    expected_dls += scale_value * (r * r - 1);
+    for (std::int64_t j = 0; j < 4; ++j) expected_dbeta[j] += scale_value * r * x_value.flat<double>(i * 4 + j) / sigma_value;
+  }
+  CHECK(fused[0].item() == Approx(plain[0].item()).epsilon(1e-13));
+  CHECK(fused[0].item() == Approx(expected_logp).epsilon(1e-12));
+  for (std::int64_t j = 0; j < 4; ++j) {
+    CHECK(fused[1].flat<double>(j) == Approx(plain[1].flat<double>(j)).epsilon(1e-12));
+    CHECK(fused[1].flat<double>(j) == Approx(expected_dbeta[j] - std::sin(0.7 * static_cast<double>(j))).epsilon(1e-10));
+  }
+  CHECK(fused[2].item() == Approx(plain[2].item()).epsilon(1e-12));
+  CHECK(fused[2].item() == Approx(expected_dls).epsilon(1e-10));
+}
+
+TEST_CASE("fusion: loop instructions over broadcast scalars alone give the unfused values at every loop size", "[compile][fusion]") {
+  // The gradients of sum(...) and mean(...) in s fill the loop with the output gradient and
+  // scale it by scalars (the -log(s) term): instructions whose operands are all one element,
+  // which a loop over several blocks computes once. Sizes around one block (256) and past it.
+  Variable y = input("y", DType::f64, {Type::unknown});
+  Variable s = input("s");
+  const Variable summed = sum(-0.5 * square(y - s) - log(s));
+  const Variable averaged = mean(square(y - s) * s - 2.0 * log(s));
+  std::vector<Variable> outputs{summed, averaged};
+  for (const Variable& g : grad(summed + 3.0 * averaged, {y, s})) outputs.push_back(g);
+  FusedAndPlain f({y, s}, outputs);
+  CHECK(count_fused(f.fused) >= 1);
+  for (std::int64_t n : {1, 255, 256, 257, 1000, 5000}) {
+    INFO("n = " << n);
+    const double s_value = 1.7;
+    const std::vector<Array> values{wave(n, 0.37), Array::scalar(s_value)};
+    const std::vector<Array> fused = f.fused(values);
+    const std::vector<Array> plain = f.plain(values);
+    double expected_sum = 0, expected_mean = 0, expected_ds = 0;
+    const double count = static_cast<double>(n);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double d = std::sin(0.37 * static_cast<double>(i)) - s_value;
+      expected_sum += -0.5 * d * d - std::log(s_value);
+      expected_mean += (d * d * s_value - 2 * std::log(s_value)) / count;
+      // d/ds of the sum: d - 1/s; of 3 * the mean: 3 (d^2 - 2 d s - 2/s) / n.
+      expected_ds += d - 1 / s_value + 3 * (d * d - 2 * d * s_value - 2 / s_value) / count;
+      const double expected_dy = -d + 3 * 2 * d * s_value / count;
+      CHECK(fused[2].flat<double>(i) == Approx(plain[2].flat<double>(i)).epsilon(1e-14));
+      CHECK(fused[2].flat<double>(i) == Approx(expected_dy).epsilon(1e-12).margin(1e-14));
+    }
+    CHECK(fused[0].item() == Approx(plain[0].item()).epsilon(1e-13));
+    CHECK(fused[0].item() == Approx(expected_sum).epsilon(1e-12));
+    CHECK(fused[1].item() == Approx(plain[1].item()).epsilon(1e-13));
+    CHECK(fused[1].item() == Approx(expected_mean).epsilon(1e-12));
+    CHECK(fused[3].item() == Approx(plain[3].item()).epsilon(1e-12));
+    CHECK(fused[3].item() == Approx(expected_ds).epsilon(1e-10));
+  }
 }
 
 TEST_CASE("fusion: run-time broadcast errors in a fused loop name the op, as unfused", "[compile][fusion]") {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -99,7 +100,8 @@ class FusedElemwise final : public Op {
     const Shape shape = loop_shape(scratch);
     const std::int64_t total = shape.size();
     std::array<Operand, max_registers> operands;
-    BlockRun run{operands, {}, {}};
+    BlockRun run;  // (not value-initialized: begin_blocks sets what run_block reads)
+    run.operands = operands;
     begin_blocks(in, out, shape, scratch, run);
     for (std::int64_t start = 0; start < total; start += block) run_block(run, start, std::min(block, total - start), scratch);
     end_blocks(run);
@@ -121,6 +123,8 @@ class FusedElemwise final : public Op {
     std::span<Operand> operands;
     std::array<double*, max_outputs> outputs;
     std::array<double, max_outputs> sums;
+    std::array<std::uint16_t, max_registers> active;  ///< the instructions each block runs, in order
+    std::size_t active_count = 0;
   };
   /// True when the loop computes what the ops would on these inputs (see the class comment);
   /// sizes `scratch` for the run.
@@ -157,15 +161,21 @@ class FusedElemwise final : public Op {
       const std::int64_t full = input.size() == total && total != 1 ? 1 : 0;
       run.operands[static_cast<std::size_t>(reg)] = {input.data<double>(), full, full};
     }
-    for (std::size_t i = 0; i < program_.size(); ++i)
+    // Hoisting pays only over several blocks; with one element it would also be wrong (see `hoist`).
+    const bool may_hoist = total > block;
+    run.active_count = 0;
+    for (std::size_t i = 0; i < program_.size(); ++i) {
       run.operands[num_inputs_ + i] = direct_[i] >= 0 ? Operand{run.outputs[static_cast<std::size_t>(direct_[i])], 1, 1}
                                                       : Operand{temporary_base + temporary_slot_[i] * block, 0, 1};
+      if (!(may_hoist && hoist(i, scratch, run))) run.active[run.active_count++] = static_cast<std::uint16_t>(i);
+    }
   }
   /// The program over the loop's elements `start .. start + count` (`count <= block`).
   void run_block(BlockRun& run, std::int64_t start, std::int64_t count, const Scratch& scratch) const {
     const double* args[2];
     std::int64_t strides[2];
-    for (std::size_t i = 0; i < program_.size(); ++i) {
+    for (std::size_t k = 0; k < run.active_count; ++k) {
+      const std::size_t i = run.active[k];
       const Instruction& instruction = program_[i];
       // `pass` and `fill` read only their first argument; the second, of any dtype, gives
       // the shape (checked in `runs_blockwise`).
@@ -195,7 +205,8 @@ class FusedElemwise final : public Op {
     for (std::size_t j = 0; j < outputs_.size(); ++j)
       if (outputs_[j].reduce_sum) {
         const Operand& summed = run.operands[static_cast<std::size_t>(outputs_[j].reg)];
-        run.sums[j] += Eigen::Map<const Eigen::ArrayXd>(summed.base + summed.advance * start, count).sum();
+        if (summed.stride == 0) run.sums[j] += summed.base[0] * static_cast<double>(count);  // a hoisted value
+        else run.sums[j] += Eigen::Map<const Eigen::ArrayXd>(summed.base + summed.advance * start, count).sum();
       }
   }
   /// Writes the sums.
@@ -222,6 +233,35 @@ class FusedElemwise final : public Op {
   /// buffer of the blockwise run's temporaries (`temporaries_` blocks).
   void size_scratch(Scratch& scratch) const {
     if (scratch.arrays.size() != program_.size() + 1) scratch.arrays.resize(program_.size() + 1);
+  }
+
+  /// Computes instruction `i` once for the whole run when every value it reads is one element
+  /// broadcast over the loop (a scalar input, or an instruction hoisted before it), and points
+  /// its operand at that value with stride 0: the same kernel on the same operands, so the
+  /// same value as per element. An instruction that writes an output stays in the loop. Called
+  /// only for loops of several elements: with one, an input of a row-block chain that is still
+  /// to be computed block by block would look like a broadcast one. True when hoisted.
+  bool hoist(std::size_t i, const Scratch& scratch, BlockRun& run) const {
+    const Instruction& instruction = program_[i];
+    const std::size_t read = instruction.kind == Kind::kernel ? instruction.args.size() : 1;
+    if (direct_[i] >= 0) return false;
+    const double* args[2];
+    std::int64_t strides[2] = {0, 0};
+    for (std::size_t a = 0; a < read; ++a) {
+      const Operand& operand = run.operands[static_cast<std::size_t>(instruction.args[a])];
+      if (operand.stride != 0) return false;
+      args[a] = operand.base;
+    }
+    Operand& written = run.operands[num_inputs_ + i];
+    double* value = const_cast<double*>(written.base);
+    switch (instruction.kind) {
+      case Kind::kernel: instruction.kernel->kernel_f64(args, strides, value, 1); break;
+      case Kind::pass:
+      case Kind::fill: value[0] = args[0][0]; break;
+      case Kind::fill_mean: value[0] = args[0][0] / static_cast<double>(shape_of(scratch, instruction.args[1]).size()); break;
+    }
+    written = Operand{value, 0, 0};
+    return true;
   }
 
   /// Records, per instruction, the output it writes directly (-1: a temporary), and which

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -67,7 +68,7 @@ class FusionPlan {
 
   /// Indexes the graph of `outputs`: topological positions, uses and consumers of each
   /// variable, and the variables that may stand in for a shape-only input.
-  explicit FusionPlan(std::span<const Variable> outputs) : outputs_(outputs.begin(), outputs.end()), order_(toposort(outputs)) {
+  explicit FusionPlan(std::span<const Variable> outputs) : outputs_(outputs.begin(), outputs.end()), order_(scalars_first(toposort(outputs))) {
     for (ApplyNode* node : order_) {
       // A variable is computed without error whenever the graph's inputs have their declared
       // types: a graph input, or an f64 kernel over such variables of static types.
@@ -253,6 +254,46 @@ class FusionPlan {
     std::vector<Variable> external;  // the fused apply's inputs, as variables of the original graph
     std::vector<ApplyNode*> keys;    // the applies it replaces, one per output
   };
+
+  /// `order` (topological) rearranged so that an apply whose outputs are all scalars comes as
+  /// soon as its inputs are computed; the others keep their relative order. Scalar work (a
+  /// scale, a checked parameter, the seed of a gradient) then precedes the batch-sized loops
+  /// that read it, so sibling loops over one batch can merge (`merge_siblings` needs every input
+  /// of a later sibling before the first).
+  static std::vector<ApplyNode*> scalars_first(const std::vector<ApplyNode*>& order) {
+    std::unordered_map<const ApplyNode*, std::size_t> position, waiting;
+    std::unordered_map<const ApplyNode*, std::vector<ApplyNode*>> consumers;
+    for (std::size_t i = 0; i < order.size(); ++i) position[order[i]] = i;
+    for (ApplyNode* node : order) {
+      std::unordered_set<const ApplyNode*> producers;
+      for (const Variable& input : node->inputs())
+        if (input.owner() && producers.insert(input.owner()).second) consumers[input.owner()].push_back(node);
+      waiting[node] = producers.size();
+    }
+    auto is_scalar = [](const ApplyNode* node) {
+      for (std::size_t k = 0; k < node->num_outputs(); ++k)
+        if (node->output(k).rank() != 0) return false;
+      return true;
+    };
+    // Ready applies by (not scalar, original position): scalars first, then the original order.
+    auto later = [&](const ApplyNode* a, const ApplyNode* b) {
+      const bool big_a = !is_scalar(a), big_b = !is_scalar(b);
+      return big_a != big_b ? big_a : position.at(a) > position.at(b);
+    };
+    std::priority_queue<ApplyNode*, std::vector<ApplyNode*>, decltype(later)> ready(later);
+    for (ApplyNode* node : order)
+      if (waiting[node] == 0) ready.push(node);
+    std::vector<ApplyNode*> result;
+    result.reserve(order.size());
+    while (!ready.empty()) {
+      ApplyNode* node = ready.top();
+      ready.pop();
+      result.push_back(node);
+      for (ApplyNode* consumer : consumers[node])
+        if (--waiting[consumer] == 0) ready.push(consumer);
+    }
+    return result;
+  }
 
   /// A node's inputs as fusion reads them. The shape-only input of `sum_to`/`unreduce`, when of
   /// static type, is replaced by another variable of that type, so a value used elsewhere only
