@@ -27,7 +27,9 @@ namespace symbatch {
 /// shape of their shape-only argument, wherever it is computed). The program runs block by
 /// block (`block` elements at a time, temporaries in L1) when every output has one shape L,
 /// every register has shape L or a single element (a broadcast constant), and every `sum_to`
-/// is a copy (equal shapes). Otherwise, and whenever the shapes do not fit together, each
+/// is a copy (equal shapes); over several blocks, an instruction that reads only broadcast
+/// single elements (a fill of an output gradient, its product with a scalar) is computed once
+/// per call instead of per element. Otherwise, and whenever the shapes do not fit together, each
 /// instruction runs as its own op over whole temporaries: the values are NumPy's, and an error
 /// is the error of the op that the unfused graph would throw, with its own message.
 class FusedElemwise final : public Op {

@@ -32,8 +32,11 @@ namespace symbatch {
 ///   and replaces the consumer.
 /// - Sibling groups over one static shape become one loop with several outputs (shared
 ///   producers computed once per element) when every input of each comes, in topological
-///   order, before the first of them: so none reads another's result. A group whose result
-///   nothing needs (its consumers all recompute it) is dropped from its loop.
+///   order, before the first of them: so none reads another's result. That order puts every
+///   apply whose outputs are scalars as early as its inputs allow, so the backward loop of a
+///   log-likelihood, which reads scalars (the data scale, a checked scale) that a plain order
+///   computes after the forward loop, still joins it. A group whose result nothing needs (its
+///   consumers all recompute it) is dropped from its loop.
 ///
 /// The fused op checks the run-time shapes on every call and runs op by op where a loop would
 /// not compute what the ops compute, so values and errors are those of the unfused graph.

@@ -323,7 +323,9 @@ class FusionPlan {
   }
   bool never_throws(const Variable& variable) const { return !variable.owner() || never_throws_.count(variable.get()); }
   /// True when a sum of `x` may drop its shape-only input `like`: `like` cannot throw, or it is
-  /// computed (and any error of it thrown) anyway: an output needs its value, or `x` depends on it.
+  /// computed (and any error of it thrown) anyway: an output needs its value, or `x` depends on it
+  /// (the last also through shape-only edges, which `value_needed_` does not follow: an `x` that
+  /// reads `like` only for its shape still has it computed, as `like` is then not stood in for).
   bool like_computed_anyway(const Variable& like, const Variable& x) const {
     return never_throws(like) || value_needed_.count(like.get()) || depends_on(x, like);
   }

@@ -1,7 +1,7 @@
 /// @file packet_math.hpp
 /// @brief Vectorised forms of the logistic functions (sigmoid, softplus, log-sigmoid and the
 /// Bernoulli-logit log-mass) on Eigen's SIMD packets, and the loops that apply an elementwise
-/// function's packet form over contiguous arrays (with its scalar form for the tail).
+/// function's packet form over contiguous arrays (the tail as one zero-padded packet).
 ///
 /// Each uses one vectorised exponential and at most one vectorised logarithm per element:
 /// @f$ e = \exp(-|x|) @f$, @f$ u = 1 + e @f$ (rounded), and
@@ -11,6 +11,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -66,13 +67,28 @@ concept HasPacketForm1 = requires(const packet::Packet& a) { Fn::packet(a); };
 template <class Fn>
 concept HasPacketForm2 = requires(const packet::Packet& a) { Fn::packet(a, a); };
 
-/// out[k] = Fn(a[k]) over contiguous arrays: packets, then the scalar form for the tail.
+/// A packet holding `a[0 .. count)` (count < the packet's width) and zeros after them.
+inline packet::Packet partial_packet(const double* a, std::int64_t count) {
+  alignas(64) double lanes[packet::width] = {};
+  std::copy_n(a, count, lanes);
+  return packet::ei::pload<packet::Packet>(lanes);
+}
+/// Stores the first `count` lanes of `value` at `out`.
+inline void store_partial(double* out, const packet::Packet& value, std::int64_t count) {
+  alignas(64) double lanes[packet::width];
+  packet::ei::pstore(lanes, value);
+  std::copy_n(lanes, count, out);
+}
+
+/// out[k] = Fn(a[k]) over contiguous arrays, a packet at a time; the tail through one packet
+/// padded with zeros, so every element gets the packet form's value wherever it sits (and a
+/// short vector no scalar transcendental calls).
 template <HasPacketForm1 Fn>
 void packet_loop(const double* a, double* out, std::int64_t count) {
   std::int64_t k = 0;
   for (; k + packet::width <= count; k += packet::width)
     packet::ei::pstoreu(out + k, Fn::packet(packet::ei::ploadu<packet::Packet>(a + k)));
-  for (; k < count; ++k) out[k] = Fn::apply(a[k]);
+  if (k < count) store_partial(out + k, Fn::packet(partial_packet(a + k, count - k)), count - k);
 }
 /// out[k] = Fn(a[k], b[k]) over contiguous arrays.
 template <HasPacketForm2 Fn>
@@ -80,7 +96,7 @@ void packet_loop(const double* a, const double* b, double* out, std::int64_t cou
   std::int64_t k = 0;
   for (; k + packet::width <= count; k += packet::width)
     packet::ei::pstoreu(out + k, Fn::packet(packet::ei::ploadu<packet::Packet>(a + k), packet::ei::ploadu<packet::Packet>(b + k)));
-  for (; k < count; ++k) out[k] = Fn::apply(a[k], b[k]);
+  if (k < count) store_partial(out + k, Fn::packet(partial_packet(a + k, count - k), partial_packet(b + k, count - k)), count - k);
 }
 
 }  // namespace symbatch::detail
