@@ -521,6 +521,29 @@ TEST_CASE("fusion: terms read by the gradient only for their shape are summed in
   }
 }
 
+TEST_CASE("fusion: a sum_to that may fail on its own still reads its shape input, so that input's error comes first", "[compile][fusion]") {
+  // Fuzzer seed 6007151. p may fail (x1's run-time width against x0's 4 columns) and another
+  // output needs its value; sum_to(softplus(x1), p) may fail too. Had the sum_to read a stand-in
+  // for p (x0, of p's type), it could run first and throw its own error instead of pow's.
+  Variable x0 = input("x0", DType::f64, {5, 4});
+  Variable x1 = input("x1", DType::f64, {5, Type::unknown});
+  const Variable p = pow(exp(x1 * 0.5), sigmoid(x0));
+  FusedAndPlain f({x0, x1}, {sum_to(softplus(x1), p), exp(sigmoid(p) * 2.0 - 1.0)});
+  Array x0_value = Array::full<double>(Shape{5, 4}, 0.3), wide = Array::full<double>(Shape{5, 6}, 0.2);
+  CHECK_THROWS_WITH(f.plain({x0_value, wide}), "pow: shapes (5, 6) and (5, 4) do not broadcast");
+  CHECK_THROWS_WITH(f.fused({x0_value, wide}), "pow: shapes (5, 6) and (5, 4) do not broadcast");
+  // With matching widths both give softplus(0.2) and exp(2 sigmoid(exp(0.1)^sigmoid(0.3)) - 1).
+  const Array narrow = Array::full<double>(Shape{5, 4}, 0.2);
+  const double power = std::pow(std::exp(0.1), 1 / (1 + std::exp(-0.3)));
+  for (Function* function : {&f.plain, &f.fused}) {
+    const auto& out = (*function)({x0_value, narrow});
+    for (std::int64_t k = 0; k < 20; ++k) {
+      CHECK(out[0].flat<double>(k) == Approx(std::log1p(std::exp(0.2))).epsilon(1e-14));
+      CHECK(out[1].flat<double>(k) == Approx(std::exp(2 / (1 + std::exp(-power)) - 1)).epsilon(1e-14));
+    }
+  }
+}
+
 TEST_CASE("fusion: a fused loop writes no batch-sized array that nothing reads", "[compile][fusion]") {
   // A normal regression's log-likelihood and gradient: the backward chains share producers that
   // grow into groups of their own; one that every consumer recomputes must not be written out.

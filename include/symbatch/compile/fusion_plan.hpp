@@ -299,16 +299,24 @@ class FusionPlan {
   /// static type, is replaced by another variable of that type, so a value used elsewhere only
   /// for its shape need not be stored (a loop may then sum it without writing it out): the
   /// first variable of that type in topological order when the input is computed without error,
-  /// else, when an output needs the input's value anyway (so its errors are thrown anyway), the
-  /// variable its elementwise kernels start from (`shape_stand_in`). Any other (a `take`, a
+  /// else, when an output needs the input's value anyway (so its errors are thrown anyway) and
+  /// the node cannot fail on its own (`cannot_fail_on_shape`), the variable its elementwise
+  /// kernels start from (`shape_stand_in`). Any other (a `take`, a
   /// slice read only for its shape) stays, so its error is not lost.
   std::vector<Variable> inputs_of(const ApplyNode* node) const {
     std::vector<Variable> inputs = node->inputs();
     if (inputs.size() == 2 && inputs[1].type().is_static() && (op_as<SumTo>(node->op()) || op_as<Unreduce>(node->op()))) {
       if (never_throws(inputs[1])) inputs[1] = first_of_type_.at(inputs[1].type().str());
-      else if (value_needed_.count(inputs[1].get())) inputs[1] = shape_stand_in(inputs[1]);
+      else if (value_needed_.count(inputs[1].get()) && cannot_fail_on_shape(*node)) inputs[1] = shape_stand_in(inputs[1]);
     }
     return inputs;
+  }
+  /// True when `sum_to(x, like)` or `unreduce(g, like)` cannot throw whatever `like`'s run-time
+  /// shape: a sum to a scalar, a scalar repeated. Only then may it read a stand-in for `like`:
+  /// otherwise it could run before `like` and throw its own shape error where the unfused graph
+  /// throws `like`'s.
+  static bool cannot_fail_on_shape(const ApplyNode& node) {
+    return op_as<SumTo>(node.op()) ? node.input(1).rank() == 0 : node.input(0).rank() == 0;
   }
   /// The ancestor of `like` reached through elementwise kernels, each time by an input of
   /// `like`'s static type: it has `like`'s shape, and it is computed whenever `like` is.
