@@ -21,8 +21,9 @@ namespace symbatch {
 /// - A group grows upwards through the inputs of its members, except the shape-only input of
 ///   `sum_to` and `unreduce`; when that input has a static type and cannot fail (a graph input
 ///   or static elementwise arithmetic), any variable of that type is read instead (the first in
-///   topological order); when it may fail but an output needs its value anyway, the variable
-///   its elementwise kernels start from (which has its type) is read instead. So a value is not
+///   topological order); when it may fail but an output needs its value anyway, and the
+///   `sum_to` or `unreduce` cannot fail on its own (a sum to a scalar, a scalar repeated), the
+///   variable its elementwise kernels start from (which has its type) is read instead. So a value is not
 ///   kept just for its shape, and a sum of it can run in its loop.
 /// - A producer also used outside the group is recomputed inside the loop, which is cheaper
 ///   than a pass over memory, and stays in the graph for its other consumers when they need it:
