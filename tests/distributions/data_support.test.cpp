@@ -69,7 +69,7 @@ TEST_CASE("data support: NaN in the data names the data, never the parameters", 
                     "Model::observed: the data of 'heights' hold nan at row 1, outside the support of normal (real numbers)");
 }
 
-TEST_CASE("data support: the row of rank-2 data is its first index; scalar data have no row", "[distributions][data]") {
+TEST_CASE("data support: the row of rank-2 data is its first index, and scalar data have no row", "[distributions][data]") {
   const Variable table = shared(Array::from(std::vector<double>{1, 0, 2, 3, 4, 5.5}, Shape{3, 2}), "table");
   CHECK_THROWS_WITH(logp_of(Poisson(2.0), table),
                     "Model::observed: the data of 'y' hold 5.5 at row 2, outside the support of poisson (nonnegative integers)");

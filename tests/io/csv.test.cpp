@@ -51,7 +51,7 @@ TEST_CASE("load_csv: every column of a file with a header, with its names", "[io
   CHECK(std::signbit(table.values.at(2, 0)));
 }
 
-TEST_CASE("load_csv: columns chosen by name or index, in the order given; other columns may hold text", "[io][csv]") {
+TEST_CASE("load_csv: columns chosen by name or index, in the order given, and other columns may hold text", "[io][csv]") {
   CsvFiles files;
   const std::string path = files.write("data.csv", data_csv);
   const CsvTable by_name = load_csv(path, {.columns = {"y", "x1"}});

@@ -93,7 +93,7 @@ TEST_CASE("Array::borrow: a borrowed array is read-only, never unique, and ensur
   CHECK(load_npy(path).to_vector() == std::vector<double>{1, 2, 3});
 }
 
-TEST_CASE("Array::borrow: the keep-alive lives until the last view is gone; bad pointers are refused", "[io][array]") {
+TEST_CASE("Array::borrow: the keep-alive lives until the last view is gone, and bad pointers are refused", "[io][array]") {
   auto storage = std::make_shared<std::vector<double>>(std::vector<double>{1, 2, 3, 4, 5, 6});
   const std::weak_ptr<std::vector<double>> watch = storage;
   Array view;

@@ -72,7 +72,7 @@ TEST_CASE("minibatch: a vector, a matrix and integer labels of different ranks a
   }
 }
 
-TEST_CASE("minibatch: a circular slice that does not wrap is a zero-copy view; a wrapping one joins two pieces", "[minibatch][view]") {
+TEST_CASE("minibatch: a circular slice that does not wrap is a zero-copy view, and a wrapping one joins two pieces", "[minibatch][view]") {
   const std::int64_t n = 20;
   Variable a = shared(Array::arange(n), "A");
   const Array parent = get_value(a);

@@ -96,7 +96,7 @@ TEST_CASE("f32 cast: to f64 is exact, from f64 rounds to nearest, to i64 refuses
   CHECK(from_i64({Array::from(std::vector<std::int64_t>{16777217, -3})})[0].to_vector() == std::vector<double>{16777216.0, -3.0});
 }
 
-TEST_CASE("f32 slice, take and circular windows keep f32; a slice stays a zero-copy view", "[ops][f32][subtensor]") {
+TEST_CASE("f32 slice, take and circular windows keep f32, and a slice stays a zero-copy view", "[ops][f32][subtensor]") {
   const Array data = wavy_f32(Shape{10, 3});
   const Variable x = shared(data, "X");
   const Variable start = input("start", DType::i64);
@@ -226,7 +226,7 @@ TEST_CASE("f32 matmul: every orientation, one f32 operand, over several row bloc
   }
 }
 
-TEST_CASE("f32 matmul: f32 with f32 converts the second operand; other dtypes are refused by name", "[ops][f32][blas][errors]") {
+TEST_CASE("f32 matmul: f32 with f32 converts the second operand, and other dtypes are refused by name", "[ops][f32][blas][errors]") {
   const Variable a = input("a", DType::f32, {2, 2}), b = input("b", DType::f32, {2});
   const Variable product = matmul(a, b);
   CHECK(product.dtype() == DType::f64);

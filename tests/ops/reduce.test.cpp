@@ -44,7 +44,7 @@ TEST_CASE("reduce: logsumexp does not overflow and handles infinities", "[ops][r
   CHECK(f({Array::from(std::vector<double>{})})[0].item() == -inf);  // an empty axis
 }
 
-TEST_CASE("reduce: integer sums stay integers; empty axes", "[ops][reduce]") {
+TEST_CASE("reduce: integer sums stay integers, and empty axes", "[ops][reduce]") {
   Variable i = input("i", DType::i64, {Type::unknown});
   Variable b = input("b", DType::boolean, {3});
   Function f = compile({i, b}, {sum(i), sum(b), mean(i)});

@@ -37,7 +37,7 @@ TEST_CASE("random: a draw returns the next state and values from the state's str
   CHECK(results[1].data<RngState>()[0].counter[1] == 1);
 }
 
-TEST_CASE("random: the same seed gives the same sequence in separately built graphs; another seed differs", "[random][seed]") {
+TEST_CASE("random: the same seed gives the same sequence in separately built graphs, and another seed differs", "[random][seed]") {
   auto build = [](std::uint64_t seed) {
     Variable state = random::rng("rng");
     return compile({}, {random::normal(state, 0.0, 1.0, {3}).value}, {.seed = seed});
