@@ -287,9 +287,10 @@ TEST_CASE("fusion: division by a scalar multiplies by its reciprocal, within an 
   const double d = 3.0;
   Variable v = input("x", DType::f64, {Type::unknown});
   Variable c = input("c");
-  // Alone, the division runs as its own op; under a negation it runs inside a fused loop.
+  // Alone, the division runs as its own op; under a negation it runs inside a fused loop (with
+  // the identities off, which would move the sign onto the scalar: `v / (-c)`).
   Function alone = compile({v, c}, {v / c});
-  Function fused = compile({v, c}, {neg(v / c)});
+  Function fused = compile({v, c}, {neg(v / c)}, {.rewrites = {.identities = false}});
   CHECK(has_op(fused, "fused{div,neg}"));
   const auto quotients = alone({x, Array::scalar(d)})[0].to_vector();
   const auto negated = fused({x, Array::scalar(d)})[0].to_vector();

@@ -1,7 +1,9 @@
 // Rewrites change the work, never the values: each is checked on and off, and against closed forms.
 #include <catch2/catch.hpp>
 
+#include <bit>
 #include <cmath>
+#include <limits>
 
 #include "symbatch/compile/function.hpp"
 #include "symbatch/compile/rewrite.hpp"
@@ -53,7 +55,7 @@ TEST_CASE("rewrite: constant subgraphs are folded before the first call", "[comp
   CHECK(plain({Array::scalar(2.0)})[0].item() == folded({Array::scalar(2.0)})[0].item());
 }
 
-TEST_CASE("rewrite: a shape query that the static type answers is folded; an unknown length stays a query", "[compile][rewrite]") {
+TEST_CASE("rewrite: a shape query that the static type answers is folded, and an unknown length stays a query", "[compile][rewrite]") {
   Variable x = input("x", DType::f64, {Type::unknown, 3});
   Variable rows = cast(dim(x, 0), DType::f64), columns = cast(dim(x, 1), DType::f64);
   Variable shape = cast(shape_of(x), DType::f64);
@@ -99,14 +101,15 @@ TEST_CASE("rewrite: multiplying by one and adding zero are dropped only when the
   CHECK(kept({Array::scalar(4.0)})[0].to_vector() == std::vector<double>{4.0, 4.0, 4.0});
 }
 
-TEST_CASE("rewrite: the sum, mean or max of a scalar is the scalar; of an integer scalar, a mean stays", "[compile][rewrite]") {
+TEST_CASE("rewrite: the sum, mean or max of a scalar is the scalar, and the mean of an integer scalar is its cast to f64", "[compile][rewrite]") {
   Variable s = input("s");
   Variable k = input("k", DType::i64, {});
   Function simplified = compile({s, k}, {sum(s) * 2.0, mean(s), max(s), mean(k), logsumexp(s)},
                                 {.rewrites = {.merge = false, .fold_constants = false, .identities = true}, .fuse = false});
   CHECK(count_ops(simplified, "sum") == 0);
   CHECK(count_ops(simplified, "max") == 0);
-  CHECK(count_ops(simplified, "mean") == 1);       // an i64 mean is f64: the type changes
+  CHECK(count_ops(simplified, "mean") == 0);       // `mean` casts an i64 input to f64 first: the mean of that is dropped,
+  CHECK(count_ops(simplified, "cast") == 1);       // the cast, which changes the type, stays
   CHECK(count_ops(simplified, "logsumexp") == 1);  // not an identity for an infinite scalar
   const auto& got = simplified({Array::scalar(1.5), Array::scalar<std::int64_t>(3)});
   CHECK(got[0].item() == 3.0);
@@ -114,6 +117,51 @@ TEST_CASE("rewrite: the sum, mean or max of a scalar is the scalar; of an intege
   CHECK(got[2].item() == 1.5);
   CHECK(got[3].item() == 3.0);
   CHECK(got[4].item() == 1.5);
+}
+
+TEST_CASE("rewrite: a negated product or quotient of an array and a scalar carries the sign on the scalar, with the same bits", "[compile][rewrite]") {
+  Variable a = input("a", DType::f64, {Type::unknown});
+  Variable s = input("s");
+  Variable shared_quotient = a / s;  // also used unnegated: its negation stays per element
+  const std::vector<Variable> outputs{-(a * s), -(s * a), -(a / s), -(s / a), -shared_quotient, shared_quotient * 2.0, -(a * constant(2.5))};
+  const CompileOptions identities_only{.rewrites = {.merge = false, .fold_constants = true, .identities = true}, .fuse = false};
+  Function rewritten = compile({a, s}, outputs, identities_only);
+  Function plain = compile({a, s}, outputs, unoptimized);
+  std::size_t array_negations = 0, scalar_negations = 0;
+  for (const ApplyNode* node : rewritten.schedule())
+    if (node->op().name() == "neg") ++(node->output(0).rank() == 0 ? scalar_negations : array_negations);
+  CHECK(array_negations == 1);   // only the shared quotient's
+  CHECK(scalar_negations == 1);  // -s, once for the four products and quotients; -2.5 is folded
+
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> elements{3.0, -7.25, 0.1, 0.0, -0.0, 1e-310, -4.9e-324, 1e308, -1e308, inf, -inf, 1.0 / 3.0};
+  for (const double scalar : {3.0, -0.7, 1e-300, -1e300, 0.0, -0.0, inf, 5e-324}) {
+    CAPTURE(scalar);
+    const auto& got = rewritten({Array::from(elements), Array::scalar(scalar)});
+    const auto& want = plain({Array::from(elements), Array::scalar(scalar)});
+    for (std::size_t k = 0; k < outputs.size(); ++k) {
+      CAPTURE(k);
+      const std::vector<double> g = got[k].to_vector(), w = want[k].to_vector();
+      REQUIRE(g.size() == elements.size());
+      for (std::size_t i = 0; i < g.size(); ++i) {
+        CAPTURE(elements[i]);
+        if (std::isnan(w[i])) CHECK(std::isnan(g[i]));  // a NaN's sign bit carries no value
+        else CHECK(std::bit_cast<std::uint64_t>(g[i]) == std::bit_cast<std::uint64_t>(w[i]));
+      }
+    }
+    // The closed forms, where finite and away from the subnormal range (a scalar divisor is
+    // applied through its reciprocal, so quotients agree to a few ulp).
+    const auto& values = got;
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+      const double x = elements[i];
+      if (!std::isfinite(x) || !std::isfinite(scalar) || std::abs(x) < 1e-300 || std::abs(scalar) < 1e-300 || std::abs(x) > 1e300) continue;
+      CHECK(values[0].to_vector()[i] == -(x * scalar));
+      CHECK(values[1].to_vector()[i] == -(scalar * x));
+      CHECK(values[2].to_vector()[i] == Approx(-(x / scalar)).epsilon(1e-15));
+      CHECK(values[3].to_vector()[i] == Approx(-(scalar / x)).epsilon(1e-15));
+      CHECK(values[6].to_vector()[i] == -(x * 2.5));
+    }
+  }
 }
 
 TEST_CASE("rewrite: a gradient graph gives the same values with all rewrites on and off", "[compile][rewrite]") {

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "symbatch/graph/walk.hpp"
@@ -21,7 +23,7 @@ namespace symbatch {
 struct Rewrites {
   bool merge = true;           ///< one apply for each distinct (op, inputs); equal small constants merged
   bool fold_constants = true;  ///< applies whose inputs are all constants, and shape queries the static types answer, become constants
-  bool identities = true;      ///< `x * 1`, `x + 0`, `x - 0`, `x / 1`, `--x`, and the sum, mean or max of a scalar become `x` when types allow
+  bool identities = true;      ///< `x * 1`, `x + 0`, `x - 0`, `x / 1`, `--x`, and the sum, mean or max of a scalar become `x` when types allow; `-(a * s)` and `-(a / s)` with a scalar `s` become `a * (-s)`, `a / (-s)` (the same bits)
 };
 
 namespace detail {
@@ -74,6 +76,26 @@ inline Variable identity_operand(const ApplyNode& node) {
     if (reduce->kind() == Reduction::sum || reduce->kind() == Reduction::mean || reduce->kind() == Reduction::max) return node.input(0);
   }
   return {};
+}
+
+/// `-(a * s)`, `-(s * a)`, `-(a / s)` or `-(s / a)` with `s` an f64 scalar and `a` an array,
+/// written with the sign on the scalar: `a * (-s)`, ... IEEE rounding is symmetric in sign, so the
+/// value is the same bit for bit (and `1 / (-s)` is `-(1 / s)`, so also with a scalar divisor's
+/// reciprocal); one negation per call instead of one per element. Applies only when the product
+/// or quotient has no other use (`single_use`), and `negate` gives `-s` (one per scalar, shared).
+/// Empty when the rewrite does not apply.
+inline Variable sign_onto_scalar(const ApplyNode& node, bool single_use, const std::function<Variable(const Variable&)>& negate) {
+  if (!single_use || !op_is<Elemwise<NegFn>>(node.op())) return {};
+  const ApplyNode* inner = node.input(0).owner();
+  if (!inner || !(op_is<Elemwise<MulFn>>(inner->op()) || op_is<Elemwise<DivFn>>(inner->op()))) return {};
+  const Variable& a = inner->input(0);
+  const Variable& b = inner->input(1);
+  if (a.dtype() != DType::f64 || b.dtype() != DType::f64 || (a.rank() == 0) == (b.rank() == 0)) return {};
+  const bool first_is_scalar = a.rank() == 0;
+  const Variable negated = negate(first_is_scalar ? a : b);
+  std::vector<Variable> inputs = first_is_scalar ? std::vector<Variable>{negated, b} : std::vector<Variable>{a, negated};
+  Variable result = ApplyNode::make(inner->op_ptr(), std::move(inputs))->output(0);
+  return result.type() == node.output(0).type() ? result : Variable{};
 }
 
 /// Evaluates an apply whose inputs are all constants; empty when the op throws, so the apply
@@ -130,7 +152,26 @@ inline std::vector<Variable> rewrite(std::span<const Variable> outputs, const Re
     auto found = mapped.find(variable.get());
     return found == mapped.end() ? variable : found->second;
   };
-  for (const Variable& variable : ancestors(outputs)) {
+  const std::vector<Variable> graph = ancestors(outputs);
+  // Uses of each variable in the original graph (an output counts as used outside it).
+  std::unordered_map<const VariableNode*, int> uses;
+  std::unordered_set<const ApplyNode*> counted;
+  for (const Variable& variable : graph)
+    if (const ApplyNode* owner = variable.owner(); owner && counted.insert(owner).second)
+      for (const Variable& input : owner->inputs()) ++uses[input.get()];
+  for (const Variable& output : outputs) uses[output.get()] += 2;
+  // `-s` for `sign_onto_scalar`, one per scalar (a constant when `s` is one).
+  std::unordered_map<const VariableNode*, Variable> negations;
+  auto negate = [&](const Variable& scalar) {
+    auto [it, inserted] = negations.try_emplace(scalar.get());
+    if (inserted) {
+      it->second = neg(scalar);
+      if (scalar.is_constant() && rewrites.fold_constants)
+        if (std::optional<std::vector<Variable>> folded = detail::try_fold(*it->second.owner())) it->second = (*folded)[0];
+    }
+    return it->second;
+  };
+  for (const Variable& variable : graph) {
     if (mapped.count(variable.get())) continue;
     if (!variable.owner()) {
       if (rewrites.merge && variable.is_constant()) {
@@ -161,6 +202,8 @@ inline std::vector<Variable> rewrite(std::span<const Variable> outputs, const Re
       results = std::move(*folded);
     } else if (Variable same = rewrites.identities ? detail::identity_operand(*node) : Variable{}; same) {
       results = {same};
+    } else if (Variable moved = rewrites.identities ? detail::sign_onto_scalar(*node, uses[owner->input(0).get()] == 1, negate) : Variable{}; moved) {
+      results = {moved};
     } else if (rewrites.merge) {
       std::size_t hash = node->op().hash();
       for (const Variable& input : inputs) hash = hash * 1000003u ^ std::hash<const void*>{}(input.get());
