@@ -66,7 +66,8 @@ struct Failure {
 
 /// A dimension's symbol: 0 is a static 1 (a broadcast axis); others index `Graph::symbols`.
 struct Symbol {
-  std::int64_t size = 0;  ///< static size, or -1: chosen per call
+  std::int64_t size = 0;  ///< static size, or -1: chosen per call, or -2: an op's result
+  std::int64_t most = 0;  ///< for -2, the largest size it can have
 };
 
 struct Pooled {
@@ -96,7 +97,12 @@ class Graph {
       pool_.push_back({matmul(x.variable, w.variable), {base_[0]}});
     }
     const int steps = 3 + random_.below(22);
-    for (int step = 0; step < steps; ++step) pool_.push_back(grow());
+    for (int step = 0; step < steps; ++step) {
+      Pooled grown = grow();
+      // One symbol of 300 on several axes would make arrays of 300^2 or 300^3 elements (seed
+      // 7013849 grew 27 million, and its eight compiled functions held 24 GiB between them).
+      if (max_elements(grown.symbols) <= max_value_elements) pool_.push_back(std::move(grown));
+    }
     const int count = 1 + random_.below(3);
     for (int k = 0; k < count; ++k) {
       // Mostly the latest values (long chains), sometimes an earlier one (shared producers).
@@ -144,6 +150,24 @@ class Graph {
   }
 
  private:
+  static constexpr std::int64_t max_value_elements = 1 << 17;
+  /// The most elements a value over `symbols` can have in a call: per-call sizes are at most 7,
+  /// except one of 300 when no symbol is 300 already (see `values`).
+  std::int64_t max_elements(const std::vector<int>& symbols) const {
+    bool long_axis = false;
+    for (const Symbol& symbol : symbols_) long_axis = long_axis || symbol.size == 300;
+    std::int64_t largest = 0;
+    for (std::size_t long_one = 0; long_one < symbols_.size(); ++long_one) {
+      std::int64_t elements = 1;
+      for (int symbol : symbols) {
+        const std::int64_t size = symbols_[static_cast<std::size_t>(symbol)].size;
+        const bool may_be_long = !long_axis && size == -1 && static_cast<std::size_t>(symbol) == long_one;
+        elements *= size >= 0 ? size : size == -2 ? symbols_[static_cast<std::size_t>(symbol)].most : may_be_long ? 300 : 7;
+      }
+      largest = std::max(largest, elements);
+    }
+    return largest;
+  }
   int new_symbol() {
     const std::int64_t sizes[] = {-1, -1, 2, 3, 4, 5, 300};
     bool long_axis = false;
@@ -324,7 +348,7 @@ class Graph {
     }
     if (choice < 97 && rank >= 1) {  // slice or take along axis 0 (may be out of range at run time)
       std::vector<int> shape = a.symbols;
-      symbols_.push_back({-2});  // a size no input shares
+      symbols_.push_back({-2, 4});  // a size no input shares
       shape[0] = static_cast<int>(symbols_.size()) - 1;
       if (random_.chance(0.5)) {
         const std::int64_t start = random_.below(2);
@@ -341,7 +365,7 @@ class Graph {
       for (int axis = 2; axis < rank; ++axis) permutation.push_back(axis);
       return {transpose(a.variable, permutation), shape};
     }
-    symbols_.push_back({-2});
+    symbols_.push_back({-2, max_elements(a.symbols)});
     return {reshape(a.variable, {-1}), {static_cast<int>(symbols_.size()) - 1}};
   }
 
