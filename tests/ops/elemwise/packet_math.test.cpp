@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "symbatch/compile/function.hpp"
@@ -82,6 +83,30 @@ TEST_CASE("packet math: the Bernoulli-logit log-mass is log_sigmoid(eta) at 1, l
       else if (value == 0.0) check_close(out[0].flat<double>(k), -r.softplus);
       else CHECK(out[0].flat<double>(k) == -std::numeric_limits<double>::infinity());
     }
+  }
+}
+
+TEST_CASE("packet math: where exp(-|x|) is subnormal, the packet forms give the scalar forms' values, correctly rounded", "[packet_math]") {
+  // exp(-a), from Python's decimal module at 60 digits, rounded to the nearest double (subnormal).
+  const std::vector<std::pair<double, double>> tiny{
+      {710, 4.47628622567513e-309}, {720, 2.0322308024e-313}, {730, 9.226315e-318}, {740, 4.2e-322}, {744, 1e-323}};
+  std::vector<double> values;
+  for (int c = 0; c < 3; ++c)
+    for (const auto& [a, e] : tiny) values.insert(values.end(), {-a, a});  // 30 entries: packets and a tail
+  const Variable x = input("x", DType::f64, {Type::unknown});
+  const Variable scalar = input("s");
+  Function packets = compile({x}, {sigmoid(x), softplus(x), log_sigmoid(x)});
+  Function scalars = compile({scalar}, {sigmoid(scalar), softplus(scalar), log_sigmoid(scalar)});
+  const auto& out = packets({Array::from(values)});
+  for (std::size_t k = 0; k < values.size(); ++k) {
+    const double v = values[k];
+    const double e = tiny[(k / 2) % tiny.size()].second;
+    INFO("x = " << v);
+    const auto& one = scalars({Array::scalar(v)});
+    for (std::size_t o = 0; o < 3; ++o) CHECK(out[o].flat<double>(static_cast<std::int64_t>(k)) == one[o].item());
+    CHECK(out[0].flat<double>(static_cast<std::int64_t>(k)) == (v < 0 ? e : 1.0));
+    CHECK(out[1].flat<double>(static_cast<std::int64_t>(k)) == (v < 0 ? e : v));
+    CHECK(out[2].flat<double>(static_cast<std::int64_t>(k)) == (v < 0 ? v : -e));
   }
 }
 

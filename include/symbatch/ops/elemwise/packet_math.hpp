@@ -7,11 +7,13 @@
 /// @f$ e = \exp(-|x|) @f$, @f$ u = 1 + e @f$ (rounded), and
 /// @f$ \log(1 + e) = \log u - ((u - 1) - e) / u @f$, which corrects the rounding of `u` to first
 /// order and is exact (`e`) when `u` rounds to 1. Accuracy: a few ulps, as the scalar forms in
-/// scalar_math.hpp; non-finite inputs give what the scalar forms give (tested).
+/// scalar_math.hpp; where `e` is subnormal (|x| > 708) and for non-finite inputs, what the scalar
+/// forms give (tested).
 #pragma once
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -26,9 +28,19 @@ inline constexpr std::int64_t width = ei::packet_traits<double>::size;
 inline void shared_terms(const Packet& x, Packet& e, Packet& u, Packet& log1p_e) {
   const Packet one = ei::pset1<Packet>(1.0);
   const Packet minus_abs = ei::pnegate(ei::pabs(x));
+  e = ei::pexp(minus_abs);
   // Eigen's pexp clamps its argument at about -709.4 (e ~ 1e-308 there); below -708 the exact
-  // e is subnormal or 0, and 0 keeps the limits exact (sigmoid(-inf) = 0, softplus(-inf) = 0).
-  e = ei::pselect(ei::pcmp_lt(minus_abs, ei::pset1<Packet>(-708.0)), ei::pset1<Packet>(0.0), ei::pexp(minus_abs));
+  // e is subnormal or 0. Those lanes (rare: a packet's test costs a compare) take std::exp, as
+  // the scalar forms do, so both forms give the same subnormal results and 0 at -inf.
+  const Packet tiny = ei::pcmp_lt(minus_abs, ei::pset1<Packet>(-708.0));
+  if (ei::predux_any(tiny)) {
+    alignas(64) double arguments[width], values[width];
+    ei::pstoreu(arguments, minus_abs);
+    ei::pstoreu(values, e);
+    for (std::int64_t k = 0; k < width; ++k)
+      if (arguments[k] < -708.0) values[k] = std::exp(arguments[k]);
+    e = ei::ploadu<Packet>(values);
+  }
   u = ei::padd(one, e);
   log1p_e = ei::psub(ei::plog(u), ei::pdiv(ei::psub(ei::psub(u, one), e), u));
 }
