@@ -24,6 +24,19 @@ namespace ei = Eigen::internal;
 using Packet = ei::packet_traits<double>::type;
 inline constexpr std::int64_t width = ei::packet_traits<double>::size;
 
+/// True when some lane of `mask` (a comparison's result: all bits set or none) is set.
+inline bool any_lane(const Packet& mask) {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  return _mm512_cmp_pd_mask(mask, mask, _CMP_UNORD_Q) != 0;  // a set lane reads as a NaN
+#elif defined(EIGEN_VECTORIZE_AVX)
+  return _mm256_movemask_pd(mask) != 0;
+#elif defined(EIGEN_VECTORIZE_SSE2)
+  return _mm_movemask_pd(mask) != 0;
+#else
+  return ei::predux_any(mask);
+#endif
+}
+
 /// e = exp(-|x|) and log(1 + e), for every lane.
 inline void shared_terms(const Packet& x, Packet& e, Packet& u, Packet& log1p_e) {
   const Packet one = ei::pset1<Packet>(1.0);
@@ -33,7 +46,7 @@ inline void shared_terms(const Packet& x, Packet& e, Packet& u, Packet& log1p_e)
   // e is subnormal or 0. Those lanes (rare: a packet's test costs a compare) take std::exp, as
   // the scalar forms do, so both forms give the same subnormal results and 0 at -inf.
   const Packet tiny = ei::pcmp_lt(minus_abs, ei::pset1<Packet>(-708.0));
-  if (ei::predux_any(tiny)) {
+  if (any_lane(tiny)) {
     alignas(64) double arguments[width], values[width];
     ei::pstoreu(arguments, minus_abs);
     ei::pstoreu(values, e);
