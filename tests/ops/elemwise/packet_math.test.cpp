@@ -4,7 +4,9 @@
 // scalar semantics (the functions' limits, NaN in NaN out, -inf off the Bernoulli support).
 #include <catch2/catch.hpp>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -107,6 +109,52 @@ TEST_CASE("packet math: where exp(-|x|) is subnormal, the packet forms give the 
     CHECK(out[0].flat<double>(static_cast<std::int64_t>(k)) == (v < 0 ? e : 1.0));
     CHECK(out[1].flat<double>(static_cast<std::int64_t>(k)) == (v < 0 ? e : v));
     CHECK(out[2].flat<double>(static_cast<std::int64_t>(k)) == (v < 0 ? v : -e));
+  }
+}
+
+TEST_CASE("packet math: exp, log and sqrt over arrays give the scalar functions' values at the edges of the range", "[packet_math]") {
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  const Variable x = input("x", DType::f64, {Type::unknown});
+  const auto over_array = [&](Variable (*function)(const Variable&), const std::vector<double>& points) {
+    std::vector<double> values;
+    for (int c = 0; c < 3; ++c) values.insert(values.end(), points.begin(), points.end());  // packets and a tail
+    Function f = compile({x}, {function(x)});
+    return std::pair{values, f({Array::from(values)})[0].to_vector()};
+  };
+  const auto same = [](double got, double want) { return std::isnan(want) ? std::isnan(got) : std::bit_cast<std::uint64_t>(got) == std::bit_cast<std::uint64_t>(want); };
+
+  SECTION("exp: subnormal and zero results below -708 (Eigen's pexp clamps near -709.8), the limits elsewhere") {
+    const auto [points, got] = over_array([](const Variable& v) { return exp(v); },
+                                          {-1000, -746, -745, -744, -740, -730, -720, -710, -709.9, -708.5, -inf, inf, nan, 0.0, 1.0, 709.9, 710});
+    for (std::size_t k = 0; k < points.size(); ++k) {
+      INFO("x = " << points[k]);
+      if (points[k] < -708) CHECK(same(got[k], std::exp(points[k])));  // the scalar function, bit for bit
+      else if (std::isfinite(std::exp(points[k]))) CHECK(got[k] == Approx(std::exp(points[k])).epsilon(4e-16));
+      else CHECK(same(got[k], std::exp(points[k])));
+    }
+    CHECK(got[0] == 0.0);                        // exp(-1000)
+    CHECK(got[3] == 9.8813129168249309e-324);    // exp(-744), two of the smallest subnormal
+    CHECK(got[7] == 4.4762862256751298e-309);    // exp(-710), correctly rounded (decimal, 60 digits)
+  }
+  SECTION("log: subnormal inputs (Eigen's plog reads them as the smallest normal), zero, negatives and the limits") {
+    const double smallest = std::numeric_limits<double>::denorm_min(), normal = std::numeric_limits<double>::min();
+    const auto [points, got] = over_array([](const Variable& v) { return log(v); },
+                                          {smallest, 1e-310, 3e-320, normal / 2, normal, 0.0, -0.0, -1.0, inf, -inf, nan, 1e-20, 1.0, 2.5, 1e300});
+    for (std::size_t k = 0; k < points.size(); ++k) {
+      INFO("x = " << points[k]);
+      if (points[k] > 0 && points[k] < normal) CHECK(same(got[k], std::log(points[k])));
+      else if (std::isfinite(std::log(points[k]))) CHECK(got[k] == Approx(std::log(points[k])).epsilon(4e-16).margin(1e-300));
+      else CHECK(same(got[k], std::log(points[k])));
+    }
+    CHECK(got[0] == Approx(-1074 * 0.69314718055994531));  // log(2^-1074)
+  }
+  SECTION("sqrt: correctly rounded everywhere, as the hardware's, subnormals included") {
+    const auto [points, got] = over_array([](const Variable& v) { return sqrt(v); },
+                                          {0.5, 2.0, 1e-20, 709.9, 1e-310, 4.9406564584124654e-324, 0.0, -0.0, -1.0, inf, nan, 1e300});
+    for (std::size_t k = 0; k < points.size(); ++k) {
+      INFO("x = " << points[k]);
+      CHECK(same(got[k], std::sqrt(points[k])));
+    }
   }
 }
 

@@ -139,12 +139,12 @@ struct SquareFn {
 struct ExpFn {
   SYMBATCH_ELEMWISE_HEADER(exp, 1, floating)
   static double apply(double a) { return std::exp(a); }
-  static auto array(const auto& a) { return a.exp(); }
+  static auto packet(const auto& a) { return detail::packet::exp(a); }
 };
 struct LogFn {
   SYMBATCH_ELEMWISE_HEADER(log, 1, floating)
   static double apply(double a) { return std::log(a); }
-  static auto array(const auto& a) { return a.log(); }
+  static auto packet(const auto& a) { return detail::packet::log(a); }
 };
 struct Log1pFn {
   SYMBATCH_ELEMWISE_HEADER(log1p, 1, floating)
@@ -157,7 +157,7 @@ struct Expm1Fn {
 struct SqrtFn {
   SYMBATCH_ELEMWISE_HEADER(sqrt, 1, floating)
   static double apply(double a) { return std::sqrt(a); }
-  static auto array(const auto& a) { return a.sqrt(); }
+  static auto packet(const auto& a) { return detail::packet::sqrt(a); }
 };
 struct SigmoidFn {
   SYMBATCH_ELEMWISE_HEADER(sigmoid, 1, floating)

@@ -1,7 +1,9 @@
 /// @file packet_math.hpp
-/// @brief Vectorised forms of the logistic functions (sigmoid, softplus, log-sigmoid and the
-/// Bernoulli-logit log-mass) on Eigen's SIMD packets, and the loops that apply an elementwise
-/// function's packet form over contiguous arrays (the tail as one zero-padded packet).
+/// @brief Vectorised forms of exp, log, sqrt and the logistic functions (sigmoid, softplus,
+/// log-sigmoid and the Bernoulli-logit log-mass) on Eigen's SIMD packets, and the loops that
+/// apply an elementwise function's packet form over contiguous arrays (the tail as one
+/// zero-padded packet). Where Eigen's packet functions are not accurate (exp of a subnormal
+/// result, log of a subnormal, sqrt under Eigen's fast math), the scalar function's value is used.
 ///
 /// Each uses one vectorised exponential and at most one vectorised logarithm per element:
 /// @f$ e = \exp(-|x|) @f$, @f$ u = 1 + e @f$ (rounded), and
@@ -37,23 +39,50 @@ inline bool any_lane(const Packet& mask) {
 #endif
 }
 
+/// `value` with the lanes set in `mask` replaced by `scalar(x)` for their `x`: the scalar
+/// function where the packet one is not accurate. The test costs a compare per packet; the
+/// replacement runs only for the rare packets that need it.
+template <class Scalar>
+inline Packet scalar_where(const Packet& mask, const Packet& x, const Packet& value, Scalar scalar) {
+  if (!any_lane(mask)) return value;
+  alignas(64) double arguments[width], values[width], flags[width];
+  ei::pstore(arguments, x);
+  ei::pstore(values, value);
+  ei::pstore(flags, mask);
+  for (std::int64_t k = 0; k < width; ++k)
+    if (flags[k] != 0.0) values[k] = scalar(arguments[k]);  // a set lane has all bits set (a NaN)
+  return ei::pload<Packet>(values);
+}
+/// exp(x). Eigen's pexp clamps its argument at about -709.8, so below -708, where the exact value
+/// is subnormal or 0, it would give 5.6e-308 down to -inf; those lanes take std::exp.
+inline Packet exp(const Packet& x) {
+  return scalar_where(ei::pcmp_lt(x, ei::pset1<Packet>(-708.0)), x, ei::pexp(x), [](double v) { return std::exp(v); });
+}
+/// log(x). Eigen's plog reads a subnormal x as the smallest normal (log 4.9e-324 would be
+/// -708.4, not -744.4); those lanes take std::log.
+inline Packet log(const Packet& x) {
+  const Packet subnormal = ei::pand(ei::pcmp_lt(ei::pset1<Packet>(0.0), x), ei::pcmp_lt(x, ei::pset1<Packet>(std::numeric_limits<double>::min())));
+  return scalar_where(subnormal, x, ei::plog(x), [](double v) { return std::log(v); });
+}
+/// sqrt(x), correctly rounded: the hardware square root (Eigen's psqrt, under its fast-math
+/// default, is an approximation for AVX-512 that flushes subnormals to 0).
+inline Packet sqrt(const Packet& x) {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  return _mm512_sqrt_pd(x);
+#elif defined(EIGEN_VECTORIZE_AVX)
+  return _mm256_sqrt_pd(x);
+#elif defined(EIGEN_VECTORIZE_SSE2)
+  return _mm_sqrt_pd(x);
+#else
+  return ei::psqrt(x);
+#endif
+}
+
 /// e = exp(-|x|) and log(1 + e), for every lane.
 inline void shared_terms(const Packet& x, Packet& e, Packet& u, Packet& log1p_e) {
   const Packet one = ei::pset1<Packet>(1.0);
   const Packet minus_abs = ei::pnegate(ei::pabs(x));
-  e = ei::pexp(minus_abs);
-  // Eigen's pexp clamps its argument at about -709.4 (e ~ 1e-308 there); below -708 the exact
-  // e is subnormal or 0. Those lanes (rare: a packet's test costs a compare) take std::exp, as
-  // the scalar forms do, so both forms give the same subnormal results and 0 at -inf.
-  const Packet tiny = ei::pcmp_lt(minus_abs, ei::pset1<Packet>(-708.0));
-  if (any_lane(tiny)) {
-    alignas(64) double arguments[width], values[width];
-    ei::pstoreu(arguments, minus_abs);
-    ei::pstoreu(values, e);
-    for (std::int64_t k = 0; k < width; ++k)
-      if (arguments[k] < -708.0) values[k] = std::exp(arguments[k]);
-    e = ei::ploadu<Packet>(values);
-  }
+  e = exp(minus_abs);
   u = ei::padd(one, e);
   log1p_e = ei::psub(ei::plog(u), ei::pdiv(ei::psub(ei::psub(u, one), e), u));
 }
