@@ -202,7 +202,10 @@ inline std::vector<Variable> rewrite(std::span<const Variable> outputs, const Re
       results = std::move(*folded);
     } else if (Variable same = rewrites.identities ? detail::identity_operand(*node) : Variable{}; same) {
       results = {same};
-    } else if (Variable moved = rewrites.identities ? detail::sign_onto_scalar(*node, uses[owner->input(0).get()] == 1, negate) : Variable{}; moved) {
+    } else if (Variable moved = rewrites.identities && owner->inputs().size() == 1
+                                    ? detail::sign_onto_scalar(*node, uses.at(owner->input(0).get()) == 1, negate)
+                                    : Variable{};
+               moved) {
       results = {moved};
     } else if (rewrites.merge) {
       std::size_t hash = node->op().hash();

@@ -54,7 +54,7 @@ inline Packet scalar_where(const Packet& mask, const Packet& x, const Packet& va
   return ei::pload<Packet>(values);
 }
 /// exp(x). Eigen's pexp clamps its argument at about -709.8, so below -708, where the exact value
-/// is subnormal or 0, it would give 5.6e-308 down to -inf; those lanes take std::exp.
+/// is subnormal or 0, it would give 5.6e-309 all the way down to -inf; those lanes take std::exp.
 inline Packet exp(const Packet& x) {
   return scalar_where(ei::pcmp_lt(x, ei::pset1<Packet>(-708.0)), x, ei::pexp(x), [](double v) { return std::exp(v); });
 }
