@@ -2,12 +2,15 @@
 // repr), broadcasting, dtype promotion, pinned errors, and finite-difference gradients.
 #include <catch2/catch.hpp>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <limits>
 
 #include "support/gradcheck.hpp"
 #include "symbatch/ops/elemwise.hpp"
+#include "symbatch/ops/reduce.hpp"
 
 // The suite is a unity build: each file keeps its names in a namespace of its own.
 namespace ops_elemwise_test {
@@ -178,6 +181,27 @@ TEST_CASE("elemwise: gradients match finite differences, broadcast inputs includ
   }
   check_grad([](const std::vector<Variable>& x) { return pow(x[0], x[1]); }, {positive, Array::from({0.5, 2.0, 1.5})});
   check_grad([](const std::vector<Variable>& x) { return where(gt(x[0], constant(1.0)), x[0] * x[1], x[1]); }, {positive, mixed});
+}
+
+TEST_CASE("elemwise: the gradient of a square is exactly 2 g x, subnormal and huge inputs included", "[ops][elemwise][grad]") {
+  // Doubling is exact below the overflow threshold, so 2 g x has one rounding whichever factor
+  // is doubled: the gradient must be that correctly rounded product, bit for bit.
+  Variable x = input("x", DType::f64, {Type::unknown});
+  Variable weight = input("weight");
+  Variable loss = sum(weight * square(x));
+  Function gradient = compile({x, weight}, grad(loss, {x}));
+  const std::vector<double> points = {0.0, -0.0, 1.0, -3.25, 0.1, 4.9e-324, -2.5e-310, 1e-160, 3e153, -7.0e200, 1.7976931348623157e308};
+  for (const double w : {1.0, -0.37, 1e-300, 6.0e150, 2.2250738585072014e-308}) {
+    const std::vector<double> got = gradient({Array::from(points), Array::scalar(w)})[0].to_vector();
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      const double twice_w = 2.0 * w;  // exact here: every w is below half the largest double
+      const double expected = twice_w * points[i];
+      INFO("w = " << w << ", x = " << points[i]);
+      CHECK(std::bit_cast<std::uint64_t>(got[i]) == std::bit_cast<std::uint64_t>(expected));
+      // The same bits as doubling x instead (where 2 x does not overflow).
+      if (std::isfinite(2.0 * points[i])) CHECK(std::bit_cast<std::uint64_t>(got[i]) == std::bit_cast<std::uint64_t>(w * (2.0 * points[i])));
+    }
+  }
 }
 
 TEST_CASE("elemwise: trigamma has no gradient and says so", "[ops][elemwise][grad]") {

@@ -22,7 +22,8 @@ inline Distribution Normal(Param mu, Param sigma) {
   const Variable s = detail::checked("normal", "Scale parameter", sigma, detail::CheckParameter::Rule::positive);
   return {"normal", Support::real, 0, 0, DType::f64, [m, s](const Variable& x) {
             const Variable z = (x - m) / s;
-            return -0.5 * square(z) - log(s) - detail::half_log_two_pi;
+            // The terms that do not depend on x together: one per-element pass fewer when s is a scalar.
+            return -0.5 * square(z) - (log(s) + detail::half_log_two_pi);
           }};
 }
 
@@ -44,7 +45,7 @@ inline Distribution LogNormal(Param mu, Param sigma) {
   return {.name = "lognormal", .support = Support::positive, .logp = [m, s](const Variable& x) {
             const Variable log_x = detail::log_of(x);
             const Variable z = (log_x - m) / s;
-            return detail::in_support(gt(x, constant(0.0)), -0.5 * square(z) - log(s) - log_x - detail::half_log_two_pi);
+            return detail::in_support(gt(x, constant(0.0)), -0.5 * square(z) - log_x - (log(s) + detail::half_log_two_pi));
           }, .zero_excluded = true};
 }
 

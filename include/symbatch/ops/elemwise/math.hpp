@@ -281,7 +281,9 @@ inline Grads MinimumFn::grad(const Inputs& x, const Variable&, const Variable& g
 inline Grads NegFn::grad(const Inputs&, const Variable&, const Variable& g) { return {neg(g)}; }
 inline Grads AbsFn::grad(const Inputs& x, const Variable&, const Variable& g) { return {mul(g, sign(x[0]))}; }
 inline Grads SignFn::grad(const Inputs& x, const Variable&, const Variable&) { return {zeros_like(x[0])}; }
-inline Grads SquareFn::grad(const Inputs& x, const Variable&, const Variable& g) { return {mul(g, mul(constant(2.0), x[0]))}; }
+// (g * 2) * x rather than g * (2 * x): the same bits (doubling is exact), and where g is one
+// value broadcast over the loop (a scaled sum's gradient) the product g * 2 is taken once.
+inline Grads SquareFn::grad(const Inputs& x, const Variable&, const Variable& g) { return {mul(mul(g, constant(2.0)), x[0])}; }
 inline Grads ExpFn::grad(const Inputs&, const Variable& out, const Variable& g) { return {mul(g, out)}; }
 inline Grads LogFn::grad(const Inputs& x, const Variable&, const Variable& g) { return {div(g, x[0])}; }
 inline Grads Log1pFn::grad(const Inputs& x, const Variable&, const Variable& g) { return {div(g, add(x[0], constant(1.0)))}; }
