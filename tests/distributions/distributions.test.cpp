@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "support/gradcheck.hpp"
 #include "symbatch/distributions/continuous.hpp"
@@ -204,6 +205,52 @@ TEST_CASE("distributions: gradients of the rest of the family match finite diffe
   check_grad([counts](const Inputs& x) { return NegativeBinomial(x[0], x[1]).logp(counts); }, {Array::scalar(2.5), Array::scalar(1.7)});
   check_grad([](const Inputs& x) { return Categorical(x[0]).logp(constant(Array::from(std::vector<std::int64_t>{2, 0, 2, 3}))); },
              {Array::from({0.2, -1.0, 2.5, 0.0})});
+}
+
+TEST_CASE("distributions: Student-t with many degrees of freedom and the negative binomial with a large dispersion keep their accuracy", "[distributions]") {
+  // lgamma(nu/2 + 1/2) - lgamma(nu/2) and lgamma(k + alpha) - lgamma(alpha) cancel: at nu = 1e15
+  // the two lgamma values are 1.7e16 and their difference 17.3, so subtracting them gave a
+  // log-density of 2.16 (a density above 8). References: mpmath 1.3 at 50 digits (400 for
+  // nu >= 1e15); the limits are the normal's -0.9189385332046727 and Poisson(4)'s mass at 3,
+  // -1.6328763858683832. The derivatives are mpmath.diff of the same expressions.
+  const auto logp_and_gradient = [](auto make, double parameter, double value) {
+    Variable p = input("p");
+    Variable logp = make(p).logp(constant(value));
+    Function f = compile({p}, {logp, grad(logp, {p})[0]});
+    const auto out = f({Array::scalar(parameter)});
+    return std::pair{out[0].item(), out[1].item()};
+  };
+  const auto student = [](const Variable& nu) { return StudentT(nu, 0.0, 1.0); };
+  const auto negative_binomial = [](const Variable& alpha) { return NegativeBinomial(4.0, alpha); };
+  CHECK(logp_and_gradient(student, 25, 0).first == Approx(-0.92893587163336).epsilon(rel));
+  CHECK(logp_and_gradient(student, 25, 1.5).first == Approx(-2.0492459227670405).epsilon(rel));
+  CHECK(logp_and_gradient(student, 25, 1.5).second == Approx(0.0002466127131042463).epsilon(1e-10));
+  CHECK(logp_and_gradient(student, 1e6, 0).first == Approx(-0.9189387832046727).epsilon(rel));
+  CHECK(logp_and_gradient(student, 1e6, 1.5).first == Approx(-2.0439386425803057).epsilon(rel));
+  CHECK(logp_and_gradient(student, 1e6, 1.5).second == Approx(1.0937626562095948e-13).epsilon(1e-6));
+  CHECK(logp_and_gradient(student, 1e12, 0).first == Approx(-0.9189385332049227).epsilon(rel));
+  CHECK(logp_and_gradient(student, 1e12, 1.5).first == Approx(-2.043938533204782).epsilon(rel));
+  CHECK(logp_and_gradient(student, 1e15, 0).first == Approx(-0.918938533204673).epsilon(rel));
+  CHECK(logp_and_gradient(student, 1e15, 1.5).first == Approx(-2.0439385332046727).epsilon(rel));
+  // At 1e300, 0.5 log(nu) (345) cancels against the lgamma difference's 0.5 log(nu / 2): 1e-12.
+  CHECK(logp_and_gradient(student, 1e300, 0).first == Approx(-0.9189385332046728).epsilon(1e-12));
+  CHECK(logp_and_gradient(student, 1e300, 1.5).first == Approx(-2.0439385332046727).epsilon(1e-12));
+  CHECK(std::isfinite(logp_and_gradient(student, 1e300, 1.5).second));
+  CHECK(logp_and_gradient(negative_binomial, 5, 3).first == Approx(-1.8163759116701677).epsilon(rel));
+  CHECK(logp_and_gradient(negative_binomial, 5, 3).second == Approx(0.032848255732801625).epsilon(1e-10));
+  CHECK(logp_and_gradient(negative_binomial, 50, 3).first == Approx(-1.6527882256337234).epsilon(rel));
+  CHECK(logp_and_gradient(negative_binomial, 50, 3).second == Approx(0.00039608975041432624).epsilon(1e-10));
+  CHECK(logp_and_gradient(negative_binomial, 1e6, 3).second == Approx(9.999996666576668e-13).epsilon(1e-4));
+  CHECK(logp_and_gradient(negative_binomial, 1e10, 3).first == Approx(-1.6328763859683832).epsilon(rel));
+  CHECK(logp_and_gradient(negative_binomial, 1e14, 3).first == Approx(-1.6328763858683932).epsilon(rel));
+  // Either side of the switch to Stirling's series (alpha = 10, nu = 20): finite differences.
+  using Inputs = std::vector<Variable>;
+  const Variable counts = constant(Array::from(std::vector<std::int64_t>{0, 3, 70}));
+  for (const double alpha : {9.5, 10.0, 30.0})
+    testing::check_grad([counts](const Inputs& x) { return NegativeBinomial(x[0], x[1]).logp(counts); }, {Array::scalar(2.5), Array::scalar(alpha)});
+  for (const double nu : {19.0, 20.0, 41.0})
+    testing::check_grad([](const Inputs& x) { return StudentT(x[1], x[2], x[3]).logp(x[0]); },
+                        {Array::from({0.3, 1.7, -4.2}), Array::scalar(nu), Array::scalar(0.4), Array::scalar(1.3)});
 }
 
 TEST_CASE("distributions: count masses are -inf off the nonnegative integers, as SciPy gives them", "[distributions]") {

@@ -79,6 +79,36 @@ TEST_CASE("reduce: gradients match finite differences", "[ops][reduce][grad]") {
   }
 }
 
+TEST_CASE("reduce: the gradient of logsumexp is the softmax, whose entries sum to 1, at any magnitude", "[ops][reduce][grad]") {
+  // d logsumexp(x) / dx = softmax(x). With x = (c, c) it is (1/2, 1/2) exactly; with x = (c, c + 1)
+  // it is (1 / (1 + e), e / (1 + e)) = (0.2689414213699951, 0.7310585786300049). At |c| = 1e15
+  // or more, logsumexp(x) itself cannot hold the log 2 it adds to c, and exp(x - logsumexp(x))
+  // gave 0.47 or 1 per entry.
+  Variable x = input("x", DType::f64, {Type::unknown});
+  Function gradient = compile({x}, grad(logsumexp(x), {x}));
+  for (const double c : {0.0, 1000.0, -745.0, 1e15, -1e15, 1e17, -1e17, 1e300, -1e308}) {
+    INFO("c = " << c);
+    const std::vector<double> equal = gradient({Array::from({c, c})})[0].to_vector();
+    CHECK(equal[0] == Approx(0.5).epsilon(1e-15));
+    CHECK(equal[1] == Approx(0.5).epsilon(1e-15));
+    if (std::abs(c) < 1e15) {  // c + 1 == c beyond
+      const std::vector<double> apart = gradient({Array::from({c, c + 1})})[0].to_vector();
+      CHECK(apart[0] == Approx(0.2689414213699951).epsilon(1e-14));
+      CHECK(apart[1] == Approx(0.7310585786300049).epsilon(1e-14));
+    }
+  }
+  // Over one axis of a matrix, each row its own softmax; an empty axis has an empty gradient.
+  Variable m = input("m", DType::f64, {Type::unknown, Type::unknown});
+  Function rows = compile({m}, grad(sum(logsumexp(m, 1)), {m}));
+  const std::vector<double> g = rows({Array::from(std::vector<double>{1e16, 1e16, 1e16, 1e16, -1e16, -1e16, -1e16, -1e16}, Shape{2, 4})})[0].to_vector();
+  for (const double entry : g) CHECK(entry == Approx(0.25).epsilon(1e-15));
+  CHECK(rows({Array::from(std::vector<double>{}, Shape{3, 0})})[0].size() == 0);
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> one_finite = gradient({Array::from({-inf, 2.0})})[0].to_vector();
+  CHECK(one_finite[0] == 0.0);
+  CHECK(one_finite[1] == 1.0);
+}
+
 TEST_CASE("reduce: max over an empty axis is an error, as in NumPy", "[ops][reduce][errors]") {
   Variable e = input("e", DType::f64, {Type::unknown, 3});
   Function f = compile({e}, {max(e, 0)});

@@ -59,7 +59,7 @@ inline Distribution StudentT(Param nu, Param mu, Param sigma) {
   return {"student_t", Support::real, 0, 0, DType::f64, [n, m, s](const Variable& x) {
             const Variable z = (x - m) / s;
             const Variable half_n1 = 0.5 * (n + 1.0);
-            return lgamma(half_n1) - lgamma(0.5 * n) - 0.5 * (log(n) + detail::log_pi) - log(s) - half_n1 * log1p(square(z) / n);
+            return detail::lgamma_ratio(0.5 * n, constant(0.5)) - 0.5 * (log(n) + detail::log_pi) - log(s) - half_n1 * log1p(square(z) / n);
           }};
 }
 

@@ -126,7 +126,7 @@ inline Distribution NegativeBinomial(Param mu, Param alpha) {
   const Variable a = detail::checked("negative_binomial", "Dispersion parameter", alpha, detail::CheckParameter::Rule::positive);
   return {"negative_binomial", Support::nonnegative_integer, 0, 0, DType::i64, [m, a](const Variable& k) {
             const Variable value = cast(k, DType::f64);
-            const Variable logp = lgamma(value + a) - lgamma(a) - lgamma(value + 1.0) - a * log1p(m / a) + value * (log(m) - log(m + a));
+            const Variable logp = detail::lgamma_ratio(a, value) - lgamma(value + 1.0) - a * log1p(m / a) + value * (log(m) - log(m + a));
             return detail::in_support(detail::is_nonnegative_integer(value), logp);
           }};
 }

@@ -264,8 +264,14 @@ inline std::vector<InputGrad> Reduce::grad(const ApplyNode& node, std::span<cons
     case Reduction::sum: return {InputGrad::of(make_apply<Unreduce>({g, x}, axis_, false))};
     case Reduction::mean: return {InputGrad::of(make_apply<Unreduce>({g, x}, axis_, true))};
     case Reduction::logsumexp: {
+      // softmax(x) = exp(x - lse) / sum(exp(x - lse)). The sum is 1 only while lse is exact:
+      // where |x| is large (1e15) lse's rounding error is of order one, and exp(x - lse) alone
+      // gave entries summing to 0.94, or 2 (log 2 lost at 1e17). Since lse >= max(x), no
+      // entry overflows; an empty axis has no entry to divide.
       const Variable spread_out = make_apply<Unreduce>({node.output(0), x}, axis_, false);
-      return {InputGrad::of(mul(make_apply<Unreduce>({g, x}, axis_, false), exp(sub(x, spread_out))))};
+      const Variable weights = exp(sub(x, spread_out));
+      const Variable total = make_apply<Unreduce>({make_apply<Reduce>({weights}, Reduction::sum, axis_), x}, axis_, false);
+      return {InputGrad::of(mul(make_apply<Unreduce>({g, x}, axis_, false), div(weights, total)))};
     }
     case Reduction::max: {
       const Variable spread_out = make_apply<Unreduce>({node.output(0), x}, axis_, false);
